@@ -1,18 +1,29 @@
 package director
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+// hangLimit is how long one input may take: far above the milliseconds
+// a real configuration takes, with room for a loaded machine.
+const hangLimit = 20 * time.Second
 
 // FuzzParseConfig feeds arbitrary bytes to the decoder: it must never
 // panic or hang, must return a Config exactly when there is no error, and
 // a Config it returns must hold its invariants and render.
 //
-// make fuzz-config runs it; findings land in testdata/fuzz and are
-// replayed by every `go test`.
+// Run it with
+//
+//	go test ./director -run '^$' -fuzz FuzzParseConfig -fuzzminimizetime 5s -fuzztime 5m
+//
+// (the examples are large seeds: without a short minimize time each new
+// input is minimized for a minute). Findings land in testdata/fuzz and
+// every `go test` replays them.
 func FuzzParseConfig(f *testing.F) {
 	seeds, _ := filepath.Glob("../examples/*.hcl")
 	more, _ := filepath.Glob("../examples/*/*.hcl")
@@ -27,6 +38,18 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`virtual_server "a" { fwmark = 1 }`))
 	f.Add([]byte(`locals { x = [for i in range(3) : i] }`))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		// Go's fuzzer has no per-input timeout: a hang would only show as
+		// a stalled exec count. Crash the worker instead, so the input is
+		// saved as a finding.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(hangLimit):
+				panic(fmt.Sprintf("ParseConfig ran over %s on %q", hangLimit, src))
+			}
+		}()
 		cfg, diags := ParseConfig(src, "fuzz.hcl", map[string]string{})
 		if (cfg == nil) != diags.HasErrors() {
 			t.Fatalf("config nil: %v, errors: %v", cfg == nil, diags.HasErrors())

@@ -117,16 +117,17 @@ func (d *decoder) decodeVirtualServer(r *rawVirtualServer) *VirtualServer {
 
 	d.settleFamily(st)
 	d.checkDuplicateDestinations(st)
-	if p := persistence; p != nil && vs.Persistence != nil {
-		vs.Persistence.PrefixLen = fullBits(vs.Family)
+	if p := persistence; p != nil {
+		bits, ok := fullBits(vs.Family), true
 		if p.Netmask != nil {
-			if bits, ok := d.netmask(p.Netmask, vs.Family); ok {
-				vs.Persistence.PrefixLen = bits
-			}
+			bits, ok = d.netmask(p.Netmask, vs.Family)
+		}
+		if ok && vs.Persistence != nil {
+			vs.Persistence.PrefixLen = bits
 		}
 	}
 	for i, key := range vs.Services {
-		if key.FWMark == 0 && key.Addr.Port() == 0 && vs.Persistence == nil {
+		if key.FWMark == 0 && key.Addr.Port() == 0 && persistence == nil {
 			d.errAt(st.svcRanges[i], "Port 0 needs persistence", "Port 0 makes %s a service for every port, which the kernel accepts only with persistence: add a persistence block, or give the port.", key.Addr.Addr())
 		}
 	}
@@ -135,11 +136,11 @@ func (d *decoder) decodeVirtualServer(r *rawVirtualServer) *VirtualServer {
 	vs.NotifyQuorumUp, vs.NotifyQuorumDown = hooks["quorum_up"], hooks["quorum_down"]
 	d.checkQuorum(st)
 	if len(vs.RealServers) == 0 && len(r.RealServers) == 0 && len(vs.Services) > 0 {
-		msg := "It has no real_server: the kernel drops or resets its connections."
+		msg := "the kernel drops or resets its connections"
 		if vs.SorryServer != nil {
-			msg = "It has no real_server: the sorry server takes every connection."
+			msg = "the sorry server takes every connection"
 		}
-		d.warnAt(r.LabelRange, "Virtual server without real servers", "virtual_server %q: %s", vs.Name, msg)
+		d.warnAt(r.LabelRange, "Virtual server without real servers", "virtual_server %q has no real_server: %s.", vs.Name, msg)
 	}
 	return vs
 }
@@ -365,6 +366,10 @@ func (d *decoder) destination(st *vsDecode, a *hcl.Attribute, fwd ipvs.Forward, 
 	}
 	if fwd == ipvs.DR || fwd == ipvs.Tunnel {
 		for _, key := range st.vs.Services {
+			if key.Addr.Port() == 0 {
+				d.errAttr(a, "Port differs from the virtual port", "%s takes every port, and in %s mode the kernel forwards each packet unchanged, on the client's port: leave the port out (write %q).", key, fwd, ip.String())
+				return ip, 0, false
+			}
 			if key.Addr.Port() != port {
 				d.errAttr(a, "Port differs from the virtual port", "In %s mode the kernel forwards the packet unchanged, so the real server gets it on port %d, not %d: write %q, leave the port out, or use forward = \"nat\".", fwd, key.Addr.Port(), port, netip.AddrPortFrom(ip, key.Addr.Port()))
 				return ip, 0, false
