@@ -287,7 +287,7 @@ func (d *decoder) decodeSyncDaemon(r *rawSyncDaemon, cfg *Config) *SyncDaemon {
 			}
 			sd.Role = SyncRole(v)
 		}
-	} else if sd.VRRPInstance == "" && !d.lastNull {
+	} else if sd.VRRPInstance == "" {
 		d.errAt(r.DefRange, "Missing sync daemon role", "Set vrrp_instance (run the master daemon while that instance is MASTER, the backup daemon otherwise) or role (\"master\", \"backup\" or \"both\").")
 	}
 	if v, ok := d.integer(r.SyncID, 0, 255); ok {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // hangLimit is how long one input may take: far above the milliseconds
@@ -109,4 +110,86 @@ func checkInvariants(t *testing.T, cfg *Config) {
 			t.Fatalf("vrrp instance %q: auth with v%d", vi.Name, vi.Version)
 		}
 	}
+}
+
+// FuzzVirtualServerValues fuzzes the values of a well-formed
+// configuration rather than its syntax, reaching the checks that random
+// bytes rarely get past the parser to.
+func FuzzVirtualServerValues(f *testing.F) {
+	f.Add("192.0.2.1:80", "10.0.0.1:8080", "wlc", "nat", "24", "1s", "200-299", "10.0.0.100/24", int64(1), int64(51))
+	f.Add("[2001:db8::1]:443", "2001:db8::10", "mh", "dr", "/64", "100ms", "200", "2001:db8::100/64", int64(0), int64(1))
+	f.Add("192.0.2.1:0", "10.0.0.1", "sh", "tun", "255.255.0.0", "1m30s", "300-399", "192.0.2.1", int64(65535), int64(255))
+	f.Fuzz(func(t *testing.T, vip, rs, sched, fwd, netmask, interval, status, vrrpVIP string, weight, vrid int64) {
+		src := fmt.Sprintf(`
+virtual_server "v" {
+  address   = %s
+  scheduler = %s
+  forward   = %s
+  persistence {
+    timeout = "60s"
+    netmask = %s
+  }
+  check "http" {
+    interval = %s
+    status   = [%s]
+  }
+  real_server {
+    address = %s
+    weight  = %d
+  }
+}
+vrrp_instance "i" {
+  interface         = "eth0"
+  vrid              = %d
+  version           = 3
+  advert_interval   = %s
+  virtual_addresses = [%s]
+}
+`, hclQuote(vip), hclQuote(sched), hclQuote(fwd), hclQuote(netmask), hclQuote(interval), hclQuote(status), hclQuote(rs), weight, vrid, hclQuote(interval), hclQuote(vrrpVIP))
+		cfg, diags := ParseConfig([]byte(src), "v.hcl", nil)
+		if (cfg == nil) != diags.HasErrors() {
+			t.Fatalf("config nil: %v, errors: %v", cfg == nil, diags.HasErrors())
+		}
+		for _, d := range diags {
+			if d.Subject == nil {
+				t.Fatalf("diagnostic without a position: %s", d.Error())
+			}
+		}
+		if cfg == nil {
+			return
+		}
+		checkInvariants(t, cfg)
+		vs := cfg.VirtualServers[0]
+		if vs.Scheduler != sched || vs.RealServers[0].Weight != uint32(weight) || cfg.VRRPInstances[0].VRID != uint8(vrid) {
+			t.Fatalf("decoded %+v from %q", vs, src)
+		}
+	})
+}
+
+// hclQuote writes s as an HCL string literal whose value is exactly s.
+func hclQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f || r == utf8.RuneError:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r) // "$${" is a literal "${"
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -501,7 +501,7 @@ dynamic "virtual_server" {
 	}
 }
 
-func TestKernelMapping(t *testing.T) {
+func TestIPVSMapping(t *testing.T) {
 	cfg, diags := ParseConfig([]byte(`
 virtual_server "all-ports" {
   address = "192.0.2.1:0"
