@@ -21,6 +21,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Skip skips t, with the reason, unless namespaces can be created here.
@@ -87,7 +88,7 @@ func create(name string) (*NS, error) {
 		runtime.LockOSThread()
 		return nil, fmt.Errorf("return to original namespace: %w", err)
 	}
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	if err != nil {
 		h.Close()
 		_ = netns.DeleteNamed(name)
