@@ -328,14 +328,14 @@ type Counters struct {
 	ActiveConns     uint32 // destinations only
 	InactiveConns   uint32 // destinations only
 	PersistentConns uint32 // destinations only: persistence templates
-	Conns         uint64
-	PacketsIn     uint64
-	PacketsOut    uint64
-	BytesIn       uint64
-	BytesOut      uint64
-	CPS           uint64
-	PPSIn         uint64
-	PPSOut        uint64
-	BPSIn         uint64
-	BPSOut        uint64
+	Conns           uint64
+	PacketsIn       uint64
+	PacketsOut      uint64
+	BytesIn         uint64
+	BytesOut        uint64
+	CPS             uint64
+	PPSIn           uint64
+	PPSOut          uint64
+	BPSIn           uint64
+	BPSOut          uint64
 }
