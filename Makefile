@@ -3,8 +3,9 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/lvsd
+LAB      := $(GO) run ./test/lab/cmd/kernellab
 
-.PHONY: help build test unit lint deps clean
+.PHONY: help build test unit lint deps clean test-kernel lab-shell
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -16,7 +17,16 @@ deps: ## install the Debian packages the tests use (needs root; no-op if present
 	@test/deps.sh
 
 test: deps ## everything: unit, root-only namespace tests, and the kernel lab
-	$(GO) test -count=1 ./...
+	@rc=0; \
+	echo "$(GO) test -count=1 ./..."; $(GO) test -count=1 ./... || rc=1; \
+	echo "$(LAB) test"; $(LAB) test || rc=1; \
+	exit $$rc
+
+test-kernel: deps ## only the TestKernel* tests, in the kernel lab (RUN=regexp PKGS=./ipvs narrow it)
+	$(LAB) test $(if $(RUN),-run '$(RUN)') $(PKGS)
+
+lab-shell: deps ## a shell in the kernel lab VM (IPVS, ipvsadm, keepalived, iproute2)
+	$(LAB) shell
 
 unit: ## the quick tests only (no root, no lab)
 	$(GO) test -short -count=1 ./...

@@ -3,6 +3,7 @@ module github.com/lvsd/lvsd
 go 1.26.8
 
 require (
+	github.com/moby/ipvs v1.1.0
 	github.com/sirupsen/logrus v1.9.0
 	github.com/spf13/cobra v1.10.2
 	github.com/vishvananda/netlink v1.3.1
@@ -12,6 +13,5 @@ require (
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/moby/ipvs v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 )
