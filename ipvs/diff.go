@@ -35,38 +35,66 @@ func Diff(desired, actual Table, retired ...ServiceKey) []Op {
 			ops = append(ops, Op{Kind: DeleteService, Service: Service{ServiceKey: k}})
 		}
 	}
-	for _, k := range desired.Keys() {
-		want := desired.svcs[k]
-		have, ok := actual.svcs[k]
-		key := Service{ServiceKey: k}
-		if !ok {
-			ops = append(ops, Op{Kind: AddService, Service: kernelService(want.svc)})
-			for _, d := range want.sortedDests() {
-				ops = append(ops, Op{Kind: AddDestination, Service: key, Destination: kernelDest(d)})
-			}
-			continue
+	// Services are compared in map order and only those that changed are
+	// sorted: a sync of 10,000 unchanged services sorts nothing.
+	type change struct {
+		k   ServiceKey
+		ops []Op
+	}
+	var changes []change
+	for k, want := range desired.svcs {
+		if c := diffService(k, want, actual.svcs[k]); len(c) > 0 {
+			changes = append(changes, change{k, c})
 		}
-		if !sameService(want.svc, have.svc) {
-			ops = append(ops, Op{Kind: UpdateService, Service: kernelService(want.svc)})
-		}
-		for _, a := range have.sortedAddrs() {
-			if _, ok := want.dests[a]; !ok {
-				ops = append(ops, Op{Kind: DeleteDestination, Service: key, Destination: Destination{Addr: a}})
-			}
-		}
-		var adds []Op
-		for _, d := range want.sortedDests() {
-			hd, ok := have.dests[d.Addr]
-			switch {
-			case !ok:
-				adds = append(adds, Op{Kind: AddDestination, Service: key, Destination: kernelDest(d)})
-			case !sameDest(d, hd):
-				ops = append(ops, Op{Kind: UpdateDestination, Service: key, Destination: kernelDest(d)})
-			}
-		}
-		ops = append(ops, adds...)
+	}
+	slices.SortFunc(changes, func(a, b change) int { return a.k.Compare(b.k) })
+	for _, c := range changes {
+		ops = append(ops, c.ops...)
 	}
 	return ops
+}
+
+func diffService(k ServiceKey, want, have *entry) []Op {
+	key := Service{ServiceKey: k}
+	if have == nil {
+		ops := []Op{{Kind: AddService, Service: kernelService(want.svc)}}
+		for _, d := range want.sortedDests() {
+			ops = append(ops, Op{Kind: AddDestination, Service: key, Destination: kernelDest(d)})
+		}
+		return ops
+	}
+	var ops []Op
+	if !sameService(want.svc, have.svc) {
+		ops = append(ops, Op{Kind: UpdateService, Service: kernelService(want.svc)})
+	}
+	if len(want.dests) == len(have.dests) {
+		same := true
+		for a, d := range want.dests {
+			if hd, ok := have.dests[a]; !ok || !sameDest(d, hd) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return ops
+		}
+	}
+	for _, a := range have.sortedAddrs() {
+		if _, ok := want.dests[a]; !ok {
+			ops = append(ops, Op{Kind: DeleteDestination, Service: key, Destination: Destination{Addr: a}})
+		}
+	}
+	var adds []Op
+	for _, d := range want.sortedDests() {
+		hd, ok := have.dests[d.Addr]
+		switch {
+		case !ok:
+			adds = append(adds, Op{Kind: AddDestination, Service: key, Destination: kernelDest(d)})
+		case !sameDest(d, hd):
+			ops = append(ops, Op{Kind: UpdateDestination, Service: key, Destination: kernelDest(d)})
+		}
+	}
+	return append(ops, adds...)
 }
 
 // kernelService is s as the kernel keeps it: without lvsd's policy fields.

@@ -113,12 +113,18 @@ type genlConn struct {
 
 // dialGenl opens a generic netlink socket in the network namespace at
 // nsPath ("" for the current one) and resolves the IPVS family.
-func dialGenl(nsPath string) (*genlConn, error) {
-	fd, err := socketIn(nsPath)
+func dialGenl(nsPath string) (*genlConn, error) { return dialGenlBuf(nsPath, netlinkRecvBufferSize) }
+
+// dialGenlBuf is dialGenl with a receive buffer of bufSize bytes. The
+// kernel sizes the buffers of a dump to the largest read it has seen on
+// the socket (up to 32 KiB), so the buffer size is fixed for the socket's
+// life: a smaller read later would truncate.
+func dialGenlBuf(nsPath string, bufSize int) (*genlConn, error) {
+	fd, err := socketIn(nsPath, unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
 	if err != nil {
 		return nil, err
 	}
-	c := &genlConn{fd: fd, buf: make([]byte, netlinkRecvBufferSize), seq: uint32(time.Now().UnixNano())}
+	c := &genlConn{fd: fd, buf: make([]byte, bufSize), seq: uint32(time.Now().UnixNano())}
 	tv := unix.NsecToTimeval(netlinkTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		c.close()
@@ -141,14 +147,14 @@ func dialGenl(nsPath string) (*genlConn, error) {
 	return c, nil
 }
 
-// socketIn creates a NETLINK_GENERIC socket inside the namespace at path.
-// A socket stays in the namespace it was created in, whatever thread uses
-// it later.
-func socketIn(path string) (int, error) {
+// socketIn creates a socket inside the network namespace at path ("" for
+// the current one). A socket stays in the namespace it was created in,
+// whatever thread uses it later.
+func socketIn(path string, domain, typ, proto int) (int, error) {
 	mk := func() (int, error) {
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
+		fd, err := unix.Socket(domain, typ, proto)
 		if err != nil {
-			return -1, fmt.Errorf("netlink socket: %w", err)
+			return -1, fmt.Errorf("socket(%d, %d, %d): %w", domain, typ, proto, err)
 		}
 		return fd, nil
 	}

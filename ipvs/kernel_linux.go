@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,35 +16,30 @@ import (
 // Kernel is the Backend that programs the IPVS table of one network
 // namespace. Ordinary writes go through github.com/moby/ipvs; the table
 // dump, tunnel-typed real servers and the sync daemon go through lvsd's
-// own generic netlink edge (see genl_linux.go). It is safe for concurrent
-// use; calls are serialized.
+// own generic netlink edge (genl_linux.go), and the real servers of IPv4
+// services are read with IPVS's getsockopt interface (sockopt_linux.go),
+// which is two orders of magnitude cheaper than a netlink dump per service.
+// It is safe for concurrent use; calls are serialized.
 type Kernel struct {
 	mu     sync.Mutex
 	nsPath string
 	h      *mobyipvs.Handle
-	nl     *genlConn
-	// dumpConns are the sockets the destination dump spreads over (the
-	// first is nl).
-	dumpConns []*genlConn
-	writes    atomic.Uint64
+	nl     *genlConn    // writes, service dumps, sync daemon
+	dl     *genlConn    // per-service destination dumps, with a small buffer
+	so     *sockoptConn // nil if the kernel refused the sockopt interface
+	writes atomic.Uint64
 }
 
-// KernelOptions tune a Kernel backend.
-type KernelOptions struct {
-	// DumpSockets is how many netlink sockets dump real servers in
-	// parallel (one dump request per service). Default 1.
-	DumpSockets int
-}
+// destDumpBuffer is the receive buffer of the destination dump socket. The
+// kernel sizes each dump's buffer after the reader's (up to 32 KiB): one
+// page holds about 20 real servers and is measurably cheaper per dump than
+// the 32 KiB a 64 KiB reader gets.
+const destDumpBuffer = 4096
 
 // New opens the IPVS table of the network namespace at netnsPath (a
 // /run/netns/NAME bind mount, or /proc/PID/ns/net); "" is the current
 // namespace.
 func New(netnsPath string) (*Kernel, error) {
-	return NewWithOptions(netnsPath, KernelOptions{})
-}
-
-// NewWithOptions is New with tuning options.
-func NewWithOptions(netnsPath string, opts KernelOptions) (*Kernel, error) {
 	where := netnsPath
 	if where == "" {
 		where = "the current network namespace"
@@ -54,19 +50,18 @@ func NewWithOptions(netnsPath string, opts KernelOptions) (*Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS in %s: %w", where, err)
 	}
-	h, err := mobyipvs.New(netnsPath)
-	if err != nil {
-		c.close()
+	k := &Kernel{nsPath: netnsPath, nl: c}
+	if k.dl, err = dialGenlBuf(netnsPath, destDumpBuffer); err != nil {
+		k.Close()
 		return nil, fmt.Errorf("open IPVS in %s: %w", where, err)
 	}
-	k := &Kernel{nsPath: netnsPath, h: h, nl: c, dumpConns: []*genlConn{c}}
-	for i := 1; i < opts.DumpSockets; i++ {
-		dc, err := dialGenl(netnsPath)
-		if err != nil {
-			k.Close()
-			return nil, fmt.Errorf("open IPVS dump socket in %s: %w", where, err)
-		}
-		k.dumpConns = append(k.dumpConns, dc)
+	if k.so, err = dialSockopt(netnsPath); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("open IPVS in %s: %w", where, err)
+	}
+	if k.h, err = mobyipvs.New(netnsPath); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("open IPVS in %s: %w", where, err)
 	}
 	return k, nil
 }
@@ -79,10 +74,13 @@ func (k *Kernel) Close() error {
 		k.h.Close()
 		k.h = nil
 	}
-	for _, c := range k.dumpConns {
-		c.close()
+	for _, c := range []*genlConn{k.nl, k.dl} {
+		if c != nil {
+			c.close()
+		}
 	}
-	k.dumpConns = nil
+	k.so.close()
+	k.nl, k.dl, k.so = nil, nil, nil
 	return nil
 }
 
@@ -90,9 +88,19 @@ func (k *Kernel) Close() error {
 // applied op, plus sync daemon starts and stops).
 func (k *Kernel) Writes() uint64 { return k.writes.Load() }
 
-// Dump reads the whole table in one pass: one dump of the services, then
-// one dump of the real servers of each service.
-func (k *Kernel) Dump(ctx context.Context) (Table, error) {
+// Dump reads the whole table in one pass: one generic-netlink dump of the
+// services, then the real servers of each service. The table is the
+// caller's. Real servers of IPv4 services come from getsockopt, whose
+// connection and packet counters are 32 bits wide (bytes are 64);
+// DumpCounters reads everything through netlink with 64-bit counters.
+func (k *Kernel) Dump(ctx context.Context) (Table, error) { return k.dump(ctx, false) }
+
+// DumpCounters is Dump through generic netlink only: 64-bit counters
+// everywhere, at the cost of one netlink dump per service (for status and
+// metrics, not for every sync).
+func (k *Kernel) DumpCounters(ctx context.Context) (Table, error) { return k.dump(ctx, true) }
+
+func (k *Kernel) dump(ctx context.Context, netlinkOnly bool) (Table, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.h == nil {
@@ -113,47 +121,35 @@ func (k *Kernel) Dump(ctx context.Context) (Table, error) {
 	if err != nil {
 		return Table{}, fmt.Errorf("dump IPVS services: %w", err)
 	}
-	if err := k.dumpDests(ctx, order); err != nil {
-		return Table{}, err
-	}
-	return t, nil
-}
-
-func (k *Kernel) dumpDests(ctx context.Context, order []*entry) error {
-	n := len(k.dumpConns)
-	if n <= 1 || len(order) < 2*n {
-		return dumpDestsOn(ctx, k.nl, order)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, c := range k.dumpConns {
-		lo, hi := i*len(order)/n, (i+1)*len(order)/n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = dumpDestsOn(ctx, c, order[lo:hi])
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func dumpDestsOn(ctx context.Context, c *genlConn, es []*entry) error {
 	var a attrs
-	for _, e := range es {
+	for _, e := range order {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("dump IPVS real servers: %w", err)
+			return Table{}, fmt.Errorf("dump IPVS real servers: %w", err)
+		}
+		key := e.svc.ServiceKey
+		if !netlinkOnly && key.Family == IPv4 && k.so != nil {
+			tunnel := false
+			err := k.so.dests(key, func(d Destination) {
+				e.dests[d.Addr] = d
+				tunnel = tunnel || d.Forward == Tunnel
+			})
+			if errors.Is(err, errServiceGone) {
+				delete(t.svcs, key)
+				continue
+			}
+			if err != nil {
+				return Table{}, fmt.Errorf("dump IPVS real servers of %s: %w", key, err)
+			}
+			if !tunnel {
+				continue
+			}
+			// Tunnel settings are only in the netlink answer.
+			clear(e.dests)
 		}
 		a.b = a.b[:0]
-		serviceID(&a, e.svc.ServiceKey)
-		fam := e.svc.Family
-		err := c.ipvs(cmdGetDest, unix.NLM_F_DUMP, a.b, func(b []byte) error {
-			d, err := parseDestMsg(b, fam)
+		serviceID(&a, key)
+		err := k.dl.ipvs(cmdGetDest, unix.NLM_F_DUMP, a.b, func(b []byte) error {
+			d, err := parseDestMsg(b, key.Family)
 			if err != nil {
 				return err
 			}
@@ -161,10 +157,10 @@ func dumpDestsOn(ctx context.Context, c *genlConn, es []*entry) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("dump IPVS real servers of %s: %w", e.svc.ServiceKey, err)
+			return Table{}, fmt.Errorf("dump IPVS real servers of %s: %w", key, err)
 		}
 	}
-	return nil
+	return t, nil
 }
 
 // Apply applies ops in order, one netlink write each. A failed op does not

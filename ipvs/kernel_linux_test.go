@@ -448,3 +448,40 @@ func ipvsadm(t *testing.T, ns *nstest.NS, args ...string) string {
 	}
 	return out
 }
+
+// Dump reads IPv4 real servers through getsockopt and everything else
+// through netlink; DumpCounters reads all through netlink. Both must see
+// the same table, whatever mix of services it holds.
+func TestKernelDumpPathsAgree(t *testing.T) {
+	k, _ := newKernel(t)
+	tun := vs(tcp("10.0.0.3:80"), "rr")
+	tun.Destinations = []Destination{
+		{Addr: ap("10.0.1.2:80"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 5555, TunnelChecksum: TunnelCsum},
+		{Addr: ap("10.0.1.3:80"), Forward: NAT, Weight: 2, UpperThreshold: 50, LowerThreshold: 5},
+	}
+	many := vs(tcp("10.0.0.4:80"), "wlc")
+	for i := 0; i < 70; i++ { // more than the first getsockopt asks for
+		many.Destinations = append(many.Destinations, Destination{Addr: ap(fmt.Sprintf("10.0.2.%d:8080", i+1)), Weight: uint32(i)})
+	}
+	desired := NewTable(
+		vs(tcp("10.0.0.1:80"), "wrr", "10.0.1.2:8080=3", "10.0.1.3:8080=1"),
+		vs(AddrKey(UDP, ap("10.0.0.2:53")), "sh", "10.0.1.2:53=1"),
+		tun, many,
+		vs(MarkKey(3, IPv4), "rr", "10.0.1.4:0=1"),
+		vs(MarkKey(3, IPv6), "rr", "[2001:db8::4]:0=1"),
+		vs(tcp("[2001:db8::1]:80"), "rr", "[2001:db8::2]:80=1"),
+		vs(tcp("10.0.0.5:80"), "rr"), // no real servers
+	)
+	program(t, k, desired)
+	full, err := k.DumpCounters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := dumpOK(t, k)
+	if !full.Equal(desired) || !fast.Equal(full) {
+		t.Fatalf("dumps disagree:\nnetlink:\n%s\nfast:\n%s", full, fast)
+	}
+	if d, _ := fast.Destination(tun.ServiceKey, ap("10.0.1.2:80")); d.TunnelType != TunnelGUE || d.TunnelPort != 5555 || d.TunnelChecksum != TunnelCsum {
+		t.Fatalf("tunnel settings lost by the fast dump: %+v", d)
+	}
+}

@@ -11,7 +11,8 @@ import (
 // apply operations, count the writes. *Kernel is the real one; *Memory is
 // an in-memory stand-in for unit tests of code that drives a Reconciler.
 type Backend interface {
-	// Dump reads every service and real server, with counters.
+	// Dump reads every service and real server, with counters, into a
+	// new table that is the caller's to keep and change.
 	Dump(ctx context.Context) (Table, error)
 	// Apply applies ops in order. A failed op does not stop the rest; each
 	// failure is returned (nil when all succeeded).

@@ -191,11 +191,16 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 
 	// Own what we are about to create before creating it, so a crash
 	// between the two never leaves an unowned service behind.
-	before := maps.Clone(r.owned)
+	grew := false
 	for k := range eff.svcs {
-		r.owned[k] = true
+		if !r.owned[k] {
+			r.owned[k] = true
+			grew = true
+		}
 	}
-	r.saveOwned(before)
+	if grew {
+		r.saveOwned()
+	}
 
 	w0 := r.b.Writes()
 	var failed []*OpError
@@ -204,11 +209,18 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 	}
 	writes := r.b.Writes() - w0
 
+	// The model of the kernel is the dump (ours to keep) with the ops
+	// that succeeded applied.
 	bad := make(map[Op]bool, len(failed))
 	for _, e := range failed {
 		bad[e.Op] = true
 	}
-	model := actual.Select(func(k ServiceKey) bool { return r.owned[k] })
+	model := Table{svcs: make(map[ServiceKey]*entry, len(r.owned))}
+	for k, e := range actual.svcs {
+		if r.owned[k] {
+			model.svcs[k] = e
+		}
+	}
 	for _, op := range ops {
 		if !bad[op] {
 			_ = model.Apply(op) // ops came from a diff against actual; they apply
@@ -216,17 +228,20 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 	}
 	r.model = &model
 
-	before = maps.Clone(r.owned)
+	shrank := false
 	for _, k := range retired {
 		if !model.Has(k) {
 			delete(r.owned, k)
 			delete(r.last, k)
+			shrank = true
 		}
 	}
 	for k, e := range desired.svcs {
 		r.last[k] = e.svc
 	}
-	r.saveOwned(before)
+	if shrank {
+		r.saveOwned()
+	}
 
 	r.logSync(ops, failed, drift)
 	return Report{
@@ -245,32 +260,39 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 // whole services removed from desired, likewise. It updates the drain
 // state.
 func (r *Reconciler) effective(desired, actual Table, now time.Time) Table {
-	eff := desired.Clone()
+	// eff shares desired's entries; an entry is copied before it changes.
+	eff := Table{svcs: maps.Clone(desired.svcs)}
+	if eff.svcs == nil {
+		eff.svcs = map[ServiceKey]*entry{}
+	}
 	drains := map[ServiceKey]map[netip.AddrPort]time.Time{}
 	svcDrains := map[ServiceKey]time.Time{}
 	var list []Drain
-	for _, k := range actual.Keys() {
-		have := actual.svcs[k]
+	for k, have := range actual.svcs {
 		want, inDesired := desired.svcs[k]
 		if !inDesired && !r.owned[k] {
 			continue // foreign
 		}
 		if inDesired {
 			timeout := want.svc.DrainTimeout
-			if timeout <= 0 {
+			if timeout <= 0 || len(have.dests) == 0 {
 				continue
 			}
-			for _, a := range have.sortedAddrs() {
+			copied := false
+			for a, hd := range have.dests {
 				if _, ok := want.dests[a]; ok {
 					continue
 				}
-				hd := have.dests[a]
 				since, ok := r.drains[k][a]
 				if !ok {
 					since = now
 				}
 				if hd.Stats.ActiveConns+hd.Stats.InactiveConns == 0 || !now.Before(since.Add(timeout)) {
 					continue // done: Diff deletes it
+				}
+				if !copied {
+					eff.svcs[k] = want.clone()
+					copied = true
 				}
 				d := kernelDest(hd)
 				d.Weight = 0
@@ -302,7 +324,7 @@ func (r *Reconciler) effective(desired, actual Table, now time.Time) Table {
 		}
 		e := &entry{svc: have.svc, dests: make(map[netip.AddrPort]Destination, len(have.dests))}
 		e.svc.DrainTimeout = timeout
-		for _, hd := range have.sortedDests() {
+		for _, hd := range have.dests {
 			d := kernelDest(hd)
 			d.Weight = 0
 			e.dests[d.Addr] = d
@@ -312,12 +334,18 @@ func (r *Reconciler) effective(desired, actual Table, now time.Time) Table {
 		eff.svcs[k] = e
 		svcDrains[k] = since
 	}
+	slices.SortFunc(list, func(a, b Drain) int {
+		if c := a.Service.Compare(b.Service); c != 0 {
+			return c
+		}
+		return a.Addr.Compare(b.Addr)
+	})
 	r.drains, r.svcDrains, r.draining = drains, svcDrains, list
 	return eff
 }
 
-func (r *Reconciler) saveOwned(before map[ServiceKey]bool) {
-	if r.stateFile == "" || maps.Equal(before, r.owned) {
+func (r *Reconciler) saveOwned() {
+	if r.stateFile == "" {
 		return
 	}
 	if err := writeOwned(r.stateFile, sortedKeys(r.owned)); err != nil {

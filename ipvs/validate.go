@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -94,26 +95,36 @@ func (s Service) Validate() error {
 
 // Validate checks a real server of the service with key k.
 func (d Destination) Validate(k ServiceKey) error {
+	err := d.validate(k)
+	switch {
+	case err == nil:
+		return nil
+	case !d.Addr.Addr().IsValid():
+		return fmt.Errorf("real server of %s: %w", k, err)
+	}
+	return fmt.Errorf("real server %s of %s: %w", d.Addr, k, err)
+}
+
+func (d Destination) validate(k ServiceKey) error {
 	a := d.Addr.Addr()
-	where := fmt.Sprintf("real server %s of %s", d.Addr, k)
 	switch {
 	case !a.IsValid():
-		return fmt.Errorf("real server of %s: needs an address", k)
+		return errors.New("needs an address")
 	case a.Is4In6():
-		return fmt.Errorf("%s: IPv4-mapped IPv6 address; write it as IPv4 (%s)", where, a.Unmap())
+		return fmt.Errorf("IPv4-mapped IPv6 address; write it as IPv4 (%s)", a.Unmap())
 	case a.Zone() != "":
-		return fmt.Errorf("%s: the address has a zone; IPVS does not take one", where)
+		return errors.New("the address has a zone; IPVS does not take one")
 	case a.IsUnspecified() || a.IsMulticast():
-		return fmt.Errorf("%s: not a unicast address", where)
+		return errors.New("not a unicast address")
 	case FamilyOf(a) != k.Family:
-		return fmt.Errorf("%s: the real server is %s but the service is %s (lvsd does not mix families)", where, FamilyOf(a), k.Family)
+		return fmt.Errorf("the real server is %s but the service is %s (lvsd does not mix families)", FamilyOf(a), k.Family)
 	}
 	switch d.Forward {
 	case NAT, DR, Tunnel:
 	case Local:
-		return fmt.Errorf("%s: forwarding method local is chosen by the kernel for local addresses, not configured", where)
+		return errors.New("forwarding method local is chosen by the kernel for local addresses, not configured")
 	default:
-		return fmt.Errorf("%s: unknown forwarding method %d (want nat, dr or tun)", where, uint32(d.Forward))
+		return fmt.Errorf("unknown forwarding method %d (want nat, dr or tun)", uint32(d.Forward))
 	}
 	vport := k.Addr.Port()
 	switch {
@@ -121,46 +132,46 @@ func (d Destination) Validate(k ServiceKey) error {
 		// The kernel forwards to the packet's own port when the real
 		// server's is 0; DR and TUN never rewrite it.
 	case d.Forward != NAT && d.Addr.Port() != vport:
-		return fmt.Errorf("%s: %s cannot change the port: the real server port must be the virtual port %d", where, d.Forward, vport)
+		return fmt.Errorf("%s cannot change the port: the real server port must be the virtual port %d", d.Forward, vport)
 	case d.Forward == NAT && d.Addr.Port() == 0 && vport != 0:
-		return fmt.Errorf("%s: needs a port", where)
+		return errors.New("needs a port")
 	}
 	switch {
 	case d.Weight > MaxWeight:
-		return fmt.Errorf("%s: weight %d is out of range (0..%d)", where, d.Weight, MaxWeight)
+		return fmt.Errorf("weight %d is out of range (0..%d)", d.Weight, MaxWeight)
 	case d.LowerThreshold > d.UpperThreshold:
 		if d.UpperThreshold == 0 {
-			return fmt.Errorf("%s: a lower connection threshold (%d) needs an upper threshold", where, d.LowerThreshold)
+			return fmt.Errorf("a lower connection threshold (%d) needs an upper threshold", d.LowerThreshold)
 		}
-		return fmt.Errorf("%s: lower connection threshold %d is above the upper threshold %d", where, d.LowerThreshold, d.UpperThreshold)
+		return fmt.Errorf("lower connection threshold %d is above the upper threshold %d", d.LowerThreshold, d.UpperThreshold)
 	}
 	if d.Forward != Tunnel {
 		if d.TunnelType != TunnelIPIP || d.TunnelPort != 0 || d.TunnelChecksum != TunnelNoCsum {
-			return fmt.Errorf("%s: tunnel options only apply to forwarding method tun, not %s", where, d.Forward)
+			return fmt.Errorf("tunnel options only apply to forwarding method tun, not %s", d.Forward)
 		}
 		return nil
 	}
 	switch d.TunnelType {
 	case TunnelIPIP:
 		if d.TunnelPort != 0 || d.TunnelChecksum != TunnelNoCsum {
-			return fmt.Errorf("%s: tunnel port and checksum only apply to gue and gre tunnels, not ipip", where)
+			return errors.New("tunnel port and checksum only apply to gue and gre tunnels, not ipip")
 		}
 	case TunnelGUE:
 		if d.TunnelPort == 0 {
-			return fmt.Errorf("%s: a gue tunnel needs a tunnel port", where)
+			return errors.New("a gue tunnel needs a tunnel port")
 		}
 		if d.TunnelChecksum != TunnelNoCsum && d.TunnelChecksum != TunnelCsum && d.TunnelChecksum != TunnelRemCsum {
-			return fmt.Errorf("%s: unknown tunnel checksum %s", where, d.TunnelChecksum)
+			return fmt.Errorf("unknown tunnel checksum %s", d.TunnelChecksum)
 		}
 	case TunnelGRE:
 		if d.TunnelPort != 0 {
-			return fmt.Errorf("%s: a tunnel port only applies to gue tunnels, not gre", where)
+			return errors.New("a tunnel port only applies to gue tunnels, not gre")
 		}
 		if d.TunnelChecksum != TunnelNoCsum && d.TunnelChecksum != TunnelCsum {
-			return fmt.Errorf("%s: a gre tunnel takes checksum nocsum or csum, not %s", where, d.TunnelChecksum)
+			return fmt.Errorf("a gre tunnel takes checksum nocsum or csum, not %s", d.TunnelChecksum)
 		}
 	default:
-		return fmt.Errorf("%s: unknown tunnel type %d (want ipip, gue or gre)", where, uint8(d.TunnelType))
+		return fmt.Errorf("unknown tunnel type %d (want ipip, gue or gre)", uint8(d.TunnelType))
 	}
 	return nil
 }
@@ -168,22 +179,41 @@ func (d Destination) Validate(k ServiceKey) error {
 // Validate checks every service and real server of t and returns all the
 // problems found, joined, in table order.
 func (t Table) Validate() error {
-	var errs []error
-	for _, k := range t.Keys() {
-		e := t.svcs[k]
+	type problem struct {
+		k   ServiceKey
+		a   netip.AddrPort
+		err error
+	}
+	var ps []problem
+	// Checking in map order and sorting only the problems keeps a valid
+	// table of 10,000 services cheap to check on every sync.
+	for k, e := range t.svcs {
 		if e.svc.ServiceKey != k {
-			errs = append(errs, fmt.Errorf("service %s is filed under key %s", e.svc.ServiceKey, k))
+			ps = append(ps, problem{k, netip.AddrPort{}, fmt.Errorf("service %s is filed under key %s", e.svc.ServiceKey, k)})
 			continue
 		}
 		if err := e.svc.Validate(); err != nil {
-			errs = append(errs, err)
+			ps = append(ps, problem{k, netip.AddrPort{}, err})
 			continue
 		}
-		for _, d := range e.sortedDests() {
+		for a, d := range e.dests {
 			if err := d.Validate(k); err != nil {
-				errs = append(errs, err)
+				ps = append(ps, problem{k, a, err})
 			}
 		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	slices.SortFunc(ps, func(x, y problem) int {
+		if c := x.k.Compare(y.k); c != 0 {
+			return c
+		}
+		return x.a.Compare(y.a)
+	})
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = p.err
 	}
 	return errors.Join(errs...)
 }
