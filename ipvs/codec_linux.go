@@ -134,15 +134,6 @@ func destFull(a *attrs, d Destination) {
 	})
 }
 
-// destID writes the attributes naming real server a.
-func destID(at *attrs, a netip.AddrPort) {
-	at.nest(cmdAttrDest, func(at *attrs) {
-		at.put(destAttrAddr, a.Addr().AsSlice())
-		at.be16(destAttrPort, a.Port())
-		at.u16(destAttrAddrFamily, uint16(FamilyOf(a.Addr())))
-	})
-}
-
 // nested returns the value of the first attribute of type t in b.
 func nested(b []byte, t uint16) ([]byte, error) {
 	var out []byte

@@ -189,10 +189,7 @@ func TestDiffSeesEverySetting(t *testing.T) {
 func TestDiffDeterministic(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	desired, actual := randomTable(r, 60), randomTable(r, 60)
-	var retired []ServiceKey
-	for _, k := range actual.Keys()[:20] {
-		retired = append(retired, k)
-	}
+	retired := actual.Keys()[:20]
 	first := render(Diff(desired, actual, retired...))
 	if len(first) == 0 {
 		t.Fatal("random tables diff to nothing; the test proves nothing")

@@ -180,6 +180,9 @@ func (k *Kernel) Apply(ctx context.Context, ops []Op) []*OpError {
 		}
 		k.writes.Add(1)
 		if err := k.apply(op); err != nil {
+			if (op.Kind == AddService || op.Kind == UpdateService) && errors.Is(err, unix.ENOENT) {
+				err = fmt.Errorf("scheduler %q is not in this kernel (module ip_vs_%s missing?): %w", op.Service.Scheduler, op.Service.Scheduler, err)
+			}
 			errs = append(errs, &OpError{Op: op, Err: err})
 		}
 	}

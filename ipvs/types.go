@@ -99,17 +99,6 @@ func ValidScheduler(name string) bool {
 	return false
 }
 
-// Service flags, as the kernel's IP_VS_SVC_F_*. Only the settable ones are
-// named; the kernel also reports IP_VS_SVC_F_HASHED on every dumped service.
-const (
-	flagPersistent = 0x0001
-	flagHashed     = 0x0002
-	flagOnePacket  = 0x0004
-	flagSched1     = 0x0008 // sh-fallback, mh-fallback
-	flagSched2     = 0x0010 // sh-port, mh-port
-	flagSched3     = 0x0020
-)
-
 // SchedFlags are the scheduler-specific flags. The kernel has three generic
 // bits whose meaning depends on the scheduler; lvsd names them.
 type SchedFlags struct {
