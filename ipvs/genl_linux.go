@@ -166,28 +166,42 @@ func socketIn(path string, domain, typ, proto int) (int, error) {
 		return -1, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
 	defer target.Close()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("read current network namespace: %w", err)
+	type result struct {
+		fd  int
+		err error
 	}
-	defer orig.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("enter network namespace %s: %w", path, err)
-	}
-	fd, serr := mk()
-	if err := netns.Set(orig); err != nil {
-		// This thread is stuck in the other namespace: keep it locked so
-		// the runtime retires it rather than reusing it.
-		if serr == nil {
-			unix.Close(fd)
+	ch := make(chan result, 1)
+	// A goroutine of its own, locked to its thread: if the thread cannot
+	// leave the namespace, the goroutine ends still locked and the runtime
+	// retires the thread instead of letting other code run in the wrong
+	// namespace.
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{-1, fmt.Errorf("read current network namespace: %w", err)}
+			return
 		}
-		return -1, fmt.Errorf("return from network namespace %s: %w", path, err)
-	}
-	runtime.UnlockOSThread()
-	return fd, serr
+		defer orig.Close()
+		if err := netns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{-1, fmt.Errorf("enter network namespace %s: %w", path, err)}
+			return
+		}
+		fd, serr := mk()
+		if err := netns.Set(orig); err != nil {
+			if serr == nil {
+				unix.Close(fd)
+			}
+			ch <- result{-1, fmt.Errorf("return from network namespace %s: %w", path, err)}
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- result{fd, serr}
+	}()
+	r := <-ch
+	return r.fd, r.err
 }
 
 func (c *genlConn) close() {
@@ -310,6 +324,9 @@ func walkMessages(b []byte, seq uint32, fn func([]byte) error) (done bool, err e
 		}
 		if len(body) < genlHdrLen {
 			return true, errors.New("netlink: message shorter than its generic netlink header")
+		}
+		if fn == nil {
+			continue // an answer nobody asked to read
 		}
 		if err := fn(body[genlHdrLen:]); err != nil {
 			return true, err

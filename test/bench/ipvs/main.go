@@ -15,6 +15,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -187,40 +188,54 @@ func table(nsvc, nreal int) ipvs.Table {
 	return t
 }
 
-// newNS creates a named network namespace and returns its path.
+// newNS creates a named network namespace with lo up and returns its path.
 func newNS(name string, estimation bool) (string, error) {
 	_ = netns.DeleteNamed(name)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return "", err
-	}
-	defer orig.Close()
-	h, err := netns.NewNamed(name)
-	if err != nil {
-		return "", fmt.Errorf("create namespace %s: %w", name, err)
-	}
-	defer h.Close()
-	// lo up creates the local routing table; without it the kernel takes
-	// every IPv4 address for a broadcast and refuses real servers (EINVAL).
-	lerr := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}})
-	v := "0"
-	if estimation {
-		v = "1"
-	}
-	werr := os.WriteFile("/proc/sys/net/ipv4/vs/run_estimation", []byte(v), 0o644)
-	if err := netns.Set(orig); err != nil {
-		runtime.LockOSThread() // stuck in the namespace: never reuse this thread
-		return "", err
-	}
-	if lerr != nil {
-		return "", fmt.Errorf("set lo up in %s: %w", name, lerr)
-	}
-	if werr != nil && !estimation {
-		fmt.Printf("note: cannot turn estimators off (%v); they stay on\n", werr)
-	}
-	return "/run/netns/" + name, nil
+	err := onThread(func() error {
+		h, err := netns.NewNamed(name) // and enters it
+		if err != nil {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+		h.Close()
+		// lo up creates the local routing table; without it the kernel
+		// takes every IPv4 address for a broadcast and refuses real
+		// servers (EINVAL).
+		if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
+			return fmt.Errorf("set lo up in %s: %w", name, err)
+		}
+		v := "0"
+		if estimation {
+			v = "1"
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/vs/run_estimation", []byte(v), 0o644); err != nil {
+			fmt.Printf("note: cannot set net.ipv4.vs.run_estimation=%s (%v)\n", v, err)
+		}
+		return nil
+	})
+	return "/run/netns/" + name, err
+}
+
+// onThread runs fn on a locked thread of its own and puts the thread back
+// in its original namespace after; a thread that cannot go back is retired.
+func onThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		err = fn()
+		if serr := netns.Set(orig); serr != nil {
+			errc <- errors.Join(err, serr)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
 }
 
 // timeCmd runs a program inside the namespace at path and times it.
@@ -234,7 +249,14 @@ func timeCmd(path, stdin string, name string, args ...string) (time.Duration, er
 		return 0, err
 	}
 	defer target.Close()
-	start, err := startIn(target, cmd)
+	var start time.Time
+	err = onThread(func() error {
+		if err := netns.Set(target); err != nil {
+			return err
+		}
+		start = time.Now()
+		return cmd.Start() // the child inherits the thread's namespace
+	})
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
@@ -244,26 +266,6 @@ func timeCmd(path, stdin string, name string, args ...string) (time.Duration, er
 		return 0, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out.String())
 	}
 	return took, nil
-}
-
-func startIn(target netns.NsHandle, cmd *exec.Cmd) (time.Time, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer orig.Close()
-	if err := netns.Set(target); err != nil {
-		return time.Time{}, err
-	}
-	start := time.Now()
-	serr := cmd.Start()
-	if err := netns.Set(orig); err != nil {
-		runtime.LockOSThread()
-		return time.Time{}, err
-	}
-	return start, serr
 }
 
 func dump(path string) (ipvs.Table, error) {
