@@ -389,7 +389,11 @@ func RunTests(ctx context.Context, spec TestSpec) (*TestReport, error) {
 			if name == "" {
 				name = s.Name
 			}
-			rep.Packages = append(rep.Packages, summarizePackage(name, s.Output, s.Exit, s.Finished, s.Elapsed, infos[i].expect))
+			p := summarizePackage(name, s.Output, s.Exit, s.Finished, s.Elapsed, infos[i].expect)
+			if !s.Started {
+				p.Problems = []string{"never started: the lab stopped before it"}
+			}
+			rep.Packages = append(rep.Packages, p)
 		}
 	}
 	rep.total()

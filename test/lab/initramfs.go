@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -46,7 +47,7 @@ const guestPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // baseFormat changes whenever the layout of the base archive changes, so
 // old cached archives are not reused.
-const baseFormat = "lvsd-lab-base-3"
+const baseFormat = "lvsd-lab-base-4"
 
 // initScript is /init. It mounts what tests expect, loads the modules,
 // prints the ready marker, runs /lab/run (the run's payload) and prints the
@@ -70,13 +71,15 @@ ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
+read -r t0 _ < /proc/uptime
 while read -r mod args; do
 	insmod "$mod" $args || echo "lab: insmod $mod failed"
 done < /lab/modules
 /bin/busybox ip link set lo up
 /bin/busybox hostname lab
 export LVSD_LAB=1 HOME=/root
-echo "@@lab $nonce ready"
+read -r t1 _ < /proc/uptime
+echo "@@lab $nonce ready $t0 $t1"
 cd /
 if [ -x /lab/run ]; then
 	/lab/run </dev/null
@@ -104,6 +107,9 @@ var etcCopies = []string{"/etc/services", "/etc/protocols", "/etc/ethertypes"}
 
 // Host directories copied when present (iproute2's tables).
 var treeCopies = []string{"/etc/iproute2", "/usr/share/iproute2", "/usr/lib/iproute2"}
+
+// notFound matches modprobe's complaint about a module it does not have.
+var notFound = regexp.MustCompile(`Module (\S+) not found`)
 
 // module is one kernel module to load, with its insmod arguments.
 type module struct {
@@ -190,32 +196,46 @@ func (b *base) planModules(ctx context.Context, names, extra []string) error {
 	for _, n := range extra {
 		isExtra[n] = true
 	}
-	seen := map[string]bool{}
+	// One modprobe for all: it orders each module after its dependencies
+	// and prints every module once. Modules it cannot find come back as
+	// warnings.
+	args := append([]string{"-d", k.ModRoot, "-S", k.Release, "--show-depends", "-a"}, names...)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "modprobe", args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	missing := map[string]bool{}
+	for _, m := range notFound.FindAllStringSubmatch(stderr.String(), -1) {
+		missing[m[1]] = true
+	}
+	if err != nil && len(missing) == 0 {
+		return fmt.Errorf("modprobe --show-depends for kernel %s: %w: %s", k.Release, err, bytes.TrimSpace(stderr.Bytes()))
+	}
 	for _, name := range names {
-		out, err := exec.CommandContext(ctx, "modprobe", "-d", k.ModRoot, "-S", k.Release, "--show-depends", name).CombinedOutput()
-		if err != nil {
-			if requiredModules[name] || isExtra[name] {
-				return fmt.Errorf("kernel %s has no usable module %s: modprobe --show-depends: %w: %s", k.Release, name, err, bytes.TrimSpace(out))
-			}
-			b.missing = append(b.missing, name)
+		if !missing[name] {
 			continue
 		}
-		for _, line := range strings.Split(string(out), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 || f[0] != "insmod" || seen[f[1]] {
-				continue
-			}
-			seen[f[1]] = true
-			rel, err := filepath.Rel(k.ModRoot, f[1])
-			if err != nil {
-				return fmt.Errorf("module %s outside %s", f[1], k.ModRoot)
-			}
-			guest := "/" + filepath.ToSlash(rel)
-			for _, ext := range []string{".xz", ".zst", ".gz"} {
-				guest = strings.TrimSuffix(guest, ext)
-			}
-			b.modules = append(b.modules, module{Host: f[1], Guest: guest, Args: strings.Join(f[2:], " ")})
+		if requiredModules[name] || isExtra[name] {
+			return fmt.Errorf("kernel %s has no module %s", k.Release, name)
 		}
+		b.missing = append(b.missing, name)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "insmod" || seen[f[1]] {
+			continue
+		}
+		seen[f[1]] = true
+		rel, err := filepath.Rel(k.ModRoot, f[1])
+		if err != nil {
+			return fmt.Errorf("module %s outside %s", f[1], k.ModRoot)
+		}
+		guest := "/" + filepath.ToSlash(rel)
+		for _, ext := range []string{".xz", ".zst", ".gz"} {
+			guest = strings.TrimSuffix(guest, ext)
+		}
+		b.modules = append(b.modules, module{Host: f[1], Guest: guest, Args: strings.Join(f[2:], " ")})
 	}
 	// A modules.dep for the shipped modules only, so that `modprobe ip_vs`
 	// in the guest (moby/ipvs runs it) finds the module already loaded
@@ -286,6 +306,18 @@ func (b *base) planBinaries(ctx context.Context, extra []string) error {
 			return err
 		}
 		provided[filepath.Base(guest)] = true
+	}
+	// Like usrmerge: /bin/bash and /sbin/ip work too (shebangs, scripts
+	// written on Debian).
+	for g := range b.files {
+		for _, d := range []string{"/usr/bin/", "/usr/sbin/"} {
+			if rest, ok := strings.CutPrefix(g, d); ok && !strings.Contains(rest, "/") {
+				short := strings.TrimPrefix(d, "/usr")
+				if _, taken := b.files[short+rest]; !taken {
+					b.links[short+rest] = g
+				}
+			}
+		}
 	}
 	// dash as /bin/sh: busybox's ash runs its own applets before PATH (its
 	// `ip` has no netns), dash finds iproute2's.
@@ -492,6 +524,10 @@ func baseArchive(cacheDir string, b *base) (path string, built bool, err error) 
 		return "", false, err
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return "", false, err
+	}
 	if err := b.write(f); err != nil {
 		f.Close()
 		return "", false, fmt.Errorf("write base initramfs: %w", err)

@@ -107,7 +107,7 @@ func debianKernel(ctx context.Context, cacheDir string, logf func(string, ...any
 
 	pkg := os.Getenv("LVSD_LAB_KERNEL_PACKAGE")
 	if pkg == "" {
-		pkg, err = resolveKernelPackage(ctx, logf)
+		pkg, err = resolveKernelPackageCached(ctx, kdir, logf)
 		if err != nil {
 			// Offline, or apt lists gone: any kernel already unpacked will do.
 			if k := newestCachedKernel(kdir); k != nil {
@@ -121,6 +121,34 @@ func debianKernel(ctx context.Context, cacheDir string, logf func(string, ...any
 		return k, nil
 	}
 	return fetchKernel(ctx, kdir, pkg, logf)
+}
+
+// aptLists is where apt keeps the package lists; its modification time
+// changes with every apt-get update.
+const aptLists = "/var/lib/apt/lists"
+
+// resolveKernelPackageCached remembers the answer of resolveKernelPackage
+// (apt-cache takes a second) until the apt lists change.
+func resolveKernelPackageCached(ctx context.Context, kdir string, logf func(string, ...any)) (string, error) {
+	memo := filepath.Join(kdir, "resolved")
+	stamp := func() string {
+		st, err := os.Stat(aptLists)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprint(st.ModTime().UnixNano())
+	}
+	if b, err := os.ReadFile(memo); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 && f[0] == stamp() && f[0] != "" {
+			return f[1], nil
+		}
+	}
+	pkg, err := resolveKernelPackage(ctx, logf)
+	if err != nil {
+		return "", err
+	}
+	_ = os.WriteFile(memo, []byte(stamp()+" "+pkg+"\n"), 0o644)
+	return pkg, nil
 }
 
 // resolveKernelPackage asks apt which versioned package linux-image-amd64
@@ -163,7 +191,7 @@ func cachedKernel(dir string) (*Kernel, error) {
 		return nil, err
 	}
 	rel := strings.TrimSpace(string(b))
-	k := &Kernel{Release: rel, ModRoot: filepath.Join(dir, "root"), Source: "Debian's " + filepath.Base(dir) + " (cached in " + dir + ")"}
+	k := &Kernel{Release: rel, ModRoot: filepath.Join(dir, "root"), Source: "Debian package " + filepath.Base(dir)}
 	k.Image = filepath.Join(dir, "vmlinux")
 	if _, err := os.Stat(k.Image); err != nil {
 		k.Image = filepath.Join(dir, "root", "boot", "vmlinuz-"+rel)

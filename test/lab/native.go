@@ -46,7 +46,7 @@ func runNative(ctx context.Context, spec Spec) (*Result, error) {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Dir = s.HostDir
 		cmd.Env = append(append(append(os.Environ(), "LVSD_LAB_FILES="+files), spec.Env...), s.Env...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = 5 * time.Second
 		lw := &lineWriter{out: spec.Output, tail: &tail}

@@ -105,7 +105,9 @@ func boot(ctx context.Context, spec Spec, k *Kernel, initrd, nonce string) (*Res
 
 	args := qemuArgs(spec, k.Image, initrd, nonce)
 	cmd := exec.CommandContext(ctx, spec.qemu, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !spec.Interactive}
+	// Its own process group keeps a terminal's ^C for us (we stop QEMU);
+	// Pdeathsig stops it if we are killed outright.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !spec.Interactive, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
@@ -359,7 +361,16 @@ func (c *console) mark(f []string) {
 	case "ready":
 		c.ready = true
 		c.res.Boot = now.Sub(c.start)
-		fmt.Fprintf(c.out, "lab: %s booted in %.1fs\n", c.res.Kernel, c.res.Boot.Seconds())
+		detail := ""
+		// The guest's uptime when /init started and when the modules were in.
+		if len(f) == 3 {
+			t0, err0 := strconv.ParseFloat(f[1], 64)
+			t1, err1 := strconv.ParseFloat(f[2], 64)
+			if err0 == nil && err1 == nil {
+				detail = fmt.Sprintf(" (kernel %.1fs, modules %.1fs)", t0, t1-t0)
+			}
+		}
+		fmt.Fprintf(c.out, "lab: %s booted in %.1fs%s\n", c.res.Kernel, c.res.Boot.Seconds(), detail)
 	case "begin":
 		i, ok := num(1)
 		if !ok || i < 0 || i >= len(c.res.Steps) {

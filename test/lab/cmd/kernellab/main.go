@@ -238,7 +238,7 @@ func cmdShell(ctx context.Context, args []string) int {
 	}
 	// cttyhack gives the shell the console as its controlling terminal, so
 	// job control and ^C work inside.
-	spec.Steps = []lab.Step{{Name: "shell", Args: []string{"setsid", "cttyhack", "/bin/bash", "-l"}, Dir: "/root"}}
+	spec.Steps = []lab.Step{{Name: "shell", Args: []string{"setsid", "cttyhack", "bash", "-l"}, Dir: "/root"}}
 	fmt.Println("lab: a shell in the VM; `exit` powers it off (QEMU: ^C kills the VM)")
 	res, err := lab.Run(ctx, spec)
 	if err != nil {
