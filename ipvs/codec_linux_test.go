@@ -170,6 +170,27 @@ func TestParseDestCountersAndOldKernels(t *testing.T) {
 	}
 }
 
+// serviceFull writes a whole service as IPVS_CMD_NEW_SERVICE takes it
+// (lvsd writes services through moby/ipvs; this checks the layout).
+func serviceFull(a *attrs, s Service) {
+	a.nest(cmdAttrService, func(a *attrs) {
+		a.u16(svcAttrAF, uint16(s.Family))
+		if s.IsFWMark() {
+			a.u32(svcAttrFWMark, s.FWMark)
+		} else {
+			a.u16(svcAttrProtocol, uint16(s.Protocol))
+			a.put(svcAttrAddr, s.Addr.Addr().AsSlice())
+			a.be16(svcAttrPort, s.Addr.Port())
+		}
+		a.str(svcAttrSchedName, s.Scheduler)
+		fl := binary.NativeEndian.AppendUint32(nil, serviceFlags(s))
+		fl = binary.NativeEndian.AppendUint32(fl, ^uint32(0))
+		a.put(svcAttrFlags, fl)
+		a.u32(svcAttrTimeout, s.Persistence)
+		a.u32(svcAttrNetmask, netmaskValue(s))
+	})
+}
+
 func nlmsg(typ uint16, seq uint32, flags uint16, body []byte) []byte {
 	b := native.AppendUint32(nil, uint32(unix.NLMSG_HDRLEN+len(body)))
 	b = native.AppendUint16(b, typ)
