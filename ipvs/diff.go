@@ -48,6 +48,11 @@ func Diff(desired, actual Table, retired ...ServiceKey) []Op {
 		}
 	}
 	slices.SortFunc(changes, func(a, b change) int { return a.k.Compare(b.k) })
+	n := len(ops)
+	for _, c := range changes {
+		n += len(c.ops)
+	}
+	ops = slices.Grow(ops, n-len(ops))
 	for _, c := range changes {
 		ops = append(ops, c.ops...)
 	}
@@ -57,7 +62,8 @@ func Diff(desired, actual Table, retired ...ServiceKey) []Op {
 func diffService(k ServiceKey, want, have *entry) []Op {
 	key := Service{ServiceKey: k}
 	if have == nil {
-		ops := []Op{{Kind: AddService, Service: kernelService(want.svc)}}
+		ops := make([]Op, 1, 1+len(want.dests))
+		ops[0] = Op{Kind: AddService, Service: kernelService(want.svc)}
 		for _, d := range want.sortedDests() {
 			ops = append(ops, Op{Kind: AddDestination, Service: key, Destination: kernelDest(d)})
 		}

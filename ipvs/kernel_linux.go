@@ -113,7 +113,10 @@ func (k *Kernel) dump(ctx context.Context, netlinkOnly bool) (Table, error) {
 		if err != nil {
 			return err
 		}
-		e := &entry{svc: s, stats: st, dests: map[netip.AddrPort]Destination{}}
+		e := &entry{svc: s, stats: st}
+		if netlinkOnly || s.Family != IPv4 || k.so == nil {
+			e.dests = map[netip.AddrPort]Destination{}
+		}
 		t.svcs[s.ServiceKey] = e
 		order = append(order, e)
 		return nil
@@ -121,24 +124,30 @@ func (k *Kernel) dump(ctx context.Context, netlinkOnly bool) (Table, error) {
 	if err != nil {
 		return Table{}, fmt.Errorf("dump IPVS services: %w", err)
 	}
-	var a attrs
+	var (
+		a       attrs
+		scratch []Destination
+	)
 	for _, e := range order {
 		if err := ctx.Err(); err != nil {
 			return Table{}, fmt.Errorf("dump IPVS real servers: %w", err)
 		}
 		key := e.svc.ServiceKey
 		if !netlinkOnly && key.Family == IPv4 && k.so != nil {
-			tunnel := false
-			err := k.so.dests(key, func(d Destination) {
-				e.dests[d.Addr] = d
-				tunnel = tunnel || d.Forward == Tunnel
-			})
+			var err error
+			scratch, err = k.so.dests(key, scratch[:0])
 			if errors.Is(err, errServiceGone) {
 				delete(t.svcs, key)
 				continue
 			}
 			if err != nil {
 				return Table{}, fmt.Errorf("dump IPVS real servers of %s: %w", key, err)
+			}
+			tunnel := false
+			e.dests = make(map[netip.AddrPort]Destination, len(scratch))
+			for _, d := range scratch {
+				e.dests[d.Addr] = d
+				tunnel = tunnel || d.Forward == Tunnel
 			}
 			if !tunnel {
 				continue

@@ -176,18 +176,7 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 		}
 	}
 	ops := Diff(eff, actual, retired...)
-	var drift []Op
-	if r.model != nil {
-		expected := map[Op]bool{}
-		for _, op := range Diff(eff, *r.model, retired...) {
-			expected[op] = true
-		}
-		for _, op := range ops {
-			if !expected[op] {
-				drift = append(drift, op)
-			}
-		}
-	}
+	drift := r.drift(eff, ops)
 
 	// Own what we are about to create before creating it, so a crash
 	// between the two never leaves an unowned service behind.
@@ -252,6 +241,40 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 		Draining: slices.Clone(r.draining),
 		Owned:    len(r.owned),
 	}, nil
+}
+
+// drift returns the ops lvsd would not have needed had the kernel been as
+// lvsd left it: ops minus the diff of eff against the model. Only the
+// services that ops touch are diffed again.
+func (r *Reconciler) drift(eff Table, ops []Op) []Op {
+	if r.model == nil || len(ops) == 0 {
+		return nil
+	}
+	expected := map[Op]bool{}
+	seen := map[ServiceKey]bool{}
+	for _, op := range ops {
+		k := op.Service.ServiceKey
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		want, have := eff.svcs[k], r.model.svcs[k]
+		switch {
+		case want != nil:
+			for _, e := range diffService(k, want, have) {
+				expected[e] = true
+			}
+		case have != nil: // retired, and lvsd left it in the kernel
+			expected[Op{Kind: DeleteService, Service: Service{ServiceKey: k}}] = true
+		}
+	}
+	var drift []Op
+	for _, op := range ops {
+		if !expected[op] {
+			drift = append(drift, op)
+		}
+	}
+	return drift
 }
 
 // effective returns desired plus what must stay in the kernel a while

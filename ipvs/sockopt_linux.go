@@ -50,8 +50,8 @@ func (c *sockoptConn) close() {
 	}
 }
 
-// dests calls fn for each real server of IPv4 service k.
-func (c *sockoptConn) dests(k ServiceKey, fn func(Destination)) error {
+// dests appends the real servers of IPv4 service k to out.
+func (c *sockoptConn) dests(k ServiceKey, out []Destination) ([]Destination, error) {
 	n := c.capN
 	for {
 		size := getDestsHdrLen + n*destEntryLen
@@ -74,9 +74,9 @@ func (c *sockoptConn) dests(k ServiceKey, fn func(Destination)) error {
 			uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&l)), 0)
 		switch {
 		case e == unix.ESRCH:
-			return errServiceGone
+			return out, errServiceGone
 		case e != 0:
-			return fmt.Errorf("getsockopt IP_VS_SO_GET_DESTS: %w", e)
+			return out, fmt.Errorf("getsockopt IP_VS_SO_GET_DESTS: %w", e)
 		}
 		// The kernel fills entries in order and says nothing about how
 		// many; an entry with address 0.0.0.0 (which no real server can
@@ -87,16 +87,16 @@ func (c *sockoptConn) dests(k ServiceKey, fn func(Destination)) error {
 		}
 		if got == n {
 			if n >= maxSockoptDests {
-				return fmt.Errorf("getsockopt IP_VS_SO_GET_DESTS: more than %d real servers", maxSockoptDests)
+				return out, fmt.Errorf("getsockopt IP_VS_SO_GET_DESTS: more than %d real servers", maxSockoptDests)
 			}
 			n *= 4
 			c.capN = max(c.capN, n)
 			continue
 		}
 		for i := 0; i < got; i++ {
-			fn(parseDestEntry(b[getDestsHdrLen+i*destEntryLen:]))
+			out = append(out, parseDestEntry(b[getDestsHdrLen+i*destEntryLen:]))
 		}
-		return nil
+		return out, nil
 	}
 }
 

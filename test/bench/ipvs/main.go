@@ -11,8 +11,9 @@
 // servers on a per-namespace trash list that slows every later add, so a
 // namespace that was flushed is no fair ground (see kernel-lab.md). And
 // each tool runs its steps alone in the kernel's service hash table, which
-// all namespaces share: ipvsadm first, then its namespace is flushed (not
-// timed), then lvsd.
+// all namespaces share: a tool's table is flushed (untimed) before the
+// other starts. Rounds alternate the order (ipvsadm first, then lvsd
+// first); the table shows the means, and each round is printed too.
 package main
 
 import (
@@ -38,132 +39,93 @@ func main() {
 	var (
 		services   = flag.Int("services", 10000, "virtual services")
 		reals      = flag.Int("reals", 5, "real servers per service")
+		rounds     = flag.Int("rounds", 2, "rounds; odd rounds run ipvsadm first, even ones lvsd first")
 		estimation = flag.Bool("estimation", false, "leave the kernel's rate estimators on (net.ipv4.vs.run_estimation)")
 	)
 	flag.Parse()
-	if err := run(*services, *reals, *estimation); err != nil {
+	if err := run(*services, *reals, *rounds, *estimation); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-ipvs:", err)
 		os.Exit(1)
 	}
 }
 
-type row struct {
-	step                   string
-	lvsd, peer             time.Duration
-	lvsdWrites, peerWrites uint64
-	peerName               string
+// result is one tool's three steps: seconds and netlink writes.
+type result struct {
+	took   [3]time.Duration
+	writes [3]uint64
 }
 
-func run(nsvc, nreal int, estimation bool) error {
-	ctx := context.Background()
-	desired := table(nsvc, nreal)
-	fmt.Printf("bench-ipvs: %d TCP services x %d real servers (%d netlink writes cold), kernel %s, GOMAXPROCS %d, estimators %v\n",
-		nsvc, nreal, desired.Len()+desired.NumDestinations(), release(), runtime.GOMAXPROCS(0), onOff(estimation))
+var steps = [3]string{"cold", "resync", "one-change"}
 
-	peerNS, err := newNS("bench-ipvsadm", estimation)
-	if err != nil {
-		return err
-	}
-	defer netns.DeleteNamed("bench-ipvsadm")
-	lvsdNS, err := newNS("bench-lvsd", estimation)
-	if err != nil {
-		return err
-	}
-	defer netns.DeleteNamed("bench-lvsd")
+type bench struct {
+	desired, changed ipvs.Table
+	restore          string
+	op               ipvs.Op // the one change
+	estimation       bool
+}
 
-	// The kernel's service hash table (256 buckets in 6.1) is shared by
-	// all namespaces: each tool runs its three steps with only its own
-	// table hashed. ipvsadm goes first; its namespace is flushed (not
-	// timed) before lvsd starts.
-	restore := desired.String()
-	changed := desired.Clone()
-	key := changed.Keys()[nsvc/2]
-	v, _ := changed.Get(key)
+func run(nsvc, nreal, rounds int, estimation bool) error {
+	b := bench{desired: table(nsvc, nreal), estimation: estimation}
+	b.restore = b.desired.String()
+	b.changed = b.desired.Clone()
+	key := b.changed.Keys()[nsvc/2]
+	v, _ := b.changed.Get(key)
 	d := v.Destinations[nreal/2]
 	d.Weight += 7
-	if err := changed.PutDestination(key, d); err != nil {
+	if err := b.changed.PutDestination(key, d); err != nil {
 		return err
 	}
-	op := ipvs.Op{Kind: ipvs.UpdateDestination, Service: ipvs.Service{ServiceKey: key}, Destination: d}
+	b.op = ipvs.Op{Kind: ipvs.UpdateDestination, Service: ipvs.Service{ServiceKey: key}, Destination: d}
+	fmt.Printf("bench-ipvs: %d TCP services x %d real servers (%d netlink writes cold), kernel %s, GOMAXPROCS %d, estimators %v, %d rounds\n",
+		nsvc, nreal, b.desired.Len()+b.desired.NumDestinations(), release(), runtime.GOMAXPROCS(0), onOff(estimation), rounds)
 
-	peerCold, err := timeCmd(peerNS, restore, "ipvsadm", "-R")
-	if err != nil {
-		return err
-	}
-	peerTable, err := dump(peerNS)
-	if err != nil {
-		return err
-	}
-	if !peerTable.Equal(desired) {
-		return fmt.Errorf("ipvsadm -R did not load the table (%d services, %d real servers)", peerTable.Len(), peerTable.NumDestinations())
-	}
-	peerDump, err := timeCmd(peerNS, "", "ipvsadm", "-S", "-n")
-	if err != nil {
-		return err
-	}
-	peerOne, err := timeCmd(peerNS, "", "ipvsadm", strings.Fields(op.String())...)
-	if err != nil {
-		return err
-	}
-	if _, err := timeCmd(peerNS, "", "ipvsadm", "-C"); err != nil {
-		return err
-	}
-
-	k, err := ipvs.New(lvsdNS)
-	if err != nil {
-		return err
-	}
-	defer k.Close()
-	r, err := ipvs.NewReconciler(k, ipvs.ReconcilerOptions{})
-	if err != nil {
-		return err
-	}
-	sync := func(step string, t ipvs.Table) (time.Duration, ipvs.Report, error) {
-		start := time.Now()
-		rep, err := r.Sync(ctx, t)
-		took := time.Since(start)
-		if err == nil && len(rep.Failed) > 0 {
-			err = fmt.Errorf("%s: %d ops failed, first: %v", step, len(rep.Failed), rep.Failed[0])
+	// Each tool runs its steps on a fresh namespace, alone in the kernel's
+	// service hash (shared by all namespaces): the other tool's table is
+	// flushed first (untimed). Rounds alternate which tool goes first, so
+	// a machine that gets busier or quieter during the run does not favour
+	// one of them; the table shows the means.
+	var lv, pe []result
+	for i := 1; i <= rounds; i++ {
+		order := []string{"ipvsadm", "lvsd"}
+		if i%2 == 0 {
+			order = []string{"lvsd", "ipvsadm"}
 		}
-		return took, rep, err
-	}
-	lvsdCold, coldRep, err := sync("cold", desired)
-	if err != nil {
-		return err
-	}
-	lvsdResync, resyncRep, err := sync("resync", desired)
-	if err != nil {
-		return err
-	}
-	lvsdOne, oneRep, err := sync("one-change", changed)
-	if err != nil {
-		return err
-	}
-	if len(oneRep.Ops) != 1 || oneRep.Ops[0] != op {
-		return fmt.Errorf("one-change sync applied %q, want exactly %s", oneRep.Ops, op)
-	}
-	rows := []row{
-		{"cold", lvsdCold, peerCold, coldRep.Writes, uint64(strings.Count(restore, "\n")), "ipvsadm -R"},
-		{"resync", lvsdResync, peerDump, resyncRep.Writes, 0, "ipvsadm -S -n"},
-		{"one-change", lvsdOne, peerOne, oneRep.Writes, 1, "ipvsadm -e"},
+		for _, tool := range order {
+			ns, err := newNS(fmt.Sprintf("bench-%s-%d", tool, i), estimation)
+			if err != nil {
+				return err
+			}
+			defer netns.DeleteNamed(fmt.Sprintf("bench-%s-%d", tool, i))
+			var r result
+			if tool == "lvsd" {
+				r, err = b.lvsd(ns)
+				lv = append(lv, r)
+			} else {
+				r, err = b.ipvsadm(ns)
+				pe = append(pe, r)
+			}
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", i, tool, err)
+			}
+			if _, err := timeCmd(ns, "", "ipvsadm", "-C"); err != nil {
+				return err
+			}
+		}
+		l, p := lv[len(lv)-1], pe[len(pe)-1]
+		fmt.Printf("round %d (%s first): cold %.3f/%.3f s, resync %.3f/%.3f s, one-change %.3f/%.3f s (lvsd/ipvsadm)\n", i, order[0],
+			l.took[0].Seconds(), p.took[0].Seconds(), l.took[1].Seconds(), p.took[1].Seconds(), l.took[2].Seconds(), p.took[2].Seconds())
 	}
 
-	// The dump alone, to show where a resync's time goes.
-	start := time.Now()
-	if _, err := k.Dump(ctx); err != nil {
-		return err
-	}
-	dumpOnly := time.Since(start)
-
+	peerName := [3]string{"ipvsadm -R", "ipvsadm -S -n", "ipvsadm -e"}
 	fmt.Println()
 	fmt.Printf("%-11s %10s %10s %7s %12s %15s  %s\n", "step", "lvsd_s", "ipvsadm_s", "ratio", "lvsd_writes", "ipvsadm_writes", "ipvsadm ran")
-	for _, r := range rows {
-		fmt.Printf("%-11s %10.3f %10.3f %7.2f %12d %15d  %s\n", r.step, r.lvsd.Seconds(), r.peer.Seconds(),
-			r.lvsd.Seconds()/r.peer.Seconds(), r.lvsdWrites, r.peerWrites, r.peerName)
+	var mean [2][3]float64
+	for i := range steps {
+		l, p := meanSeconds(lv, i), meanSeconds(pe, i)
+		mean[0][i], mean[1][i] = l, p
+		fmt.Printf("%-11s %10.3f %10.3f %7.2f %12d %15d  %s\n", steps[i], l, p, l/p, lv[0].writes[i], pe[0].writes[i], peerName[i])
 	}
 	fmt.Println()
-	fmt.Printf("lvsd dump alone: %.3f s (%d services, %d real servers)\n", dumpOnly.Seconds(), desired.Len(), desired.NumDestinations())
-	cold, resync, one := rows[0], rows[1], rows[2]
 	check := func(ok bool, what string) {
 		mark := "ok  "
 		if !ok {
@@ -171,10 +133,86 @@ func run(nsvc, nreal int, estimation bool) error {
 		}
 		fmt.Printf("target %s %s\n", mark, what)
 	}
-	check(cold.lvsd.Seconds()/cold.peer.Seconds() <= 1.5, fmt.Sprintf("cold ratio lvsd/ipvsadm <= 1.5: %.2f", cold.lvsd.Seconds()/cold.peer.Seconds()))
-	check(resync.lvsd < cold.lvsd/10 && resync.lvsdWrites == 0, fmt.Sprintf("resync < 10%% of cold with 0 writes: %.1f%%, %d writes", 100*resync.lvsd.Seconds()/cold.lvsd.Seconds(), resync.lvsdWrites))
-	check(one.lvsdWrites == 1, fmt.Sprintf("one-change = exactly 1 write: %d", one.lvsdWrites))
+	maxWrites := func(step int) uint64 {
+		var m uint64
+		for _, r := range lv {
+			m = max(m, r.writes[step])
+		}
+		return m
+	}
+	check(mean[0][0]/mean[1][0] <= 1.5, fmt.Sprintf("cold ratio lvsd/ipvsadm <= 1.5: %.2f", mean[0][0]/mean[1][0]))
+	check(mean[0][1] < mean[0][0]/10 && maxWrites(1) == 0, fmt.Sprintf("resync < 10%% of cold with 0 writes: %.1f%%, %d writes", 100*mean[0][1]/mean[0][0], maxWrites(1)))
+	check(maxWrites(2) == 1, fmt.Sprintf("one-change = exactly 1 write: %d", maxWrites(2)))
 	return nil
+}
+
+func meanSeconds(rs []result, step int) float64 {
+	var sum float64
+	for _, r := range rs {
+		sum += r.took[step].Seconds()
+	}
+	return sum / float64(len(rs))
+}
+
+// ipvsadm loads the table with ipvsadm -R, reads it with ipvsadm -S -n,
+// changes one weight with ipvsadm -e.
+func (b *bench) ipvsadm(ns string) (result, error) {
+	var r result
+	var err error
+	if r.took[0], err = timeCmd(ns, b.restore, "ipvsadm", "-R"); err != nil {
+		return r, err
+	}
+	r.writes[0] = uint64(strings.Count(b.restore, "\n"))
+	got, err := dump(ns)
+	if err != nil {
+		return r, err
+	}
+	if !got.Equal(b.desired) {
+		return r, fmt.Errorf("ipvsadm -R did not load the table (%d services, %d real servers)", got.Len(), got.NumDestinations())
+	}
+	if r.took[1], err = timeCmd(ns, "", "ipvsadm", "-S", "-n"); err != nil {
+		return r, err
+	}
+	if r.took[2], err = timeCmd(ns, "", "ipvsadm", strings.Fields(b.op.String())...); err != nil {
+		return r, err
+	}
+	r.writes[2] = 1
+	return r, nil
+}
+
+// lvsd runs a Reconciler on the Kernel backend: a cold sync into the empty
+// namespace, the same sync again, then the table with one weight changed.
+func (b *bench) lvsd(ns string) (result, error) {
+	var r result
+	k, err := ipvs.New(ns)
+	if err != nil {
+		return r, err
+	}
+	defer k.Close()
+	rec, err := ipvs.NewReconciler(k, ipvs.ReconcilerOptions{})
+	if err != nil {
+		return r, err
+	}
+	for i, t := range []ipvs.Table{b.desired, b.desired, b.changed} {
+		start := time.Now()
+		rep, err := rec.Sync(context.Background(), t)
+		r.took[i] = time.Since(start)
+		if err != nil {
+			return r, err
+		}
+		if len(rep.Failed) > 0 {
+			return r, fmt.Errorf("%s: %d ops failed, first: %v", steps[i], len(rep.Failed), rep.Failed[0])
+		}
+		r.writes[i] = rep.Writes
+	}
+	got, err := k.Dump(context.Background())
+	if err != nil {
+		return r, err
+	}
+	if !got.Equal(b.changed) {
+		return r, fmt.Errorf("the kernel does not hold the changed table after one-change")
+	}
+	return r, nil
 }
 
 // table is nsvc TCP services on 10.x.y.z:80 with nreal NAT real servers each.
