@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -134,26 +135,26 @@ func (k *Kernel) dump(ctx context.Context, netlinkOnly bool) (Table, error) {
 		}
 		key := e.svc.ServiceKey
 		if !netlinkOnly && key.Family == IPv4 && k.so != nil {
-			var err error
-			scratch, err = k.so.dests(key, scratch[:0])
-			if errors.Is(err, errServiceGone) {
+			ds, err := k.so.dests(key, scratch[:0])
+			scratch = ds
+			switch {
+			case errors.Is(err, errServiceGone):
 				delete(t.svcs, key)
 				continue
-			}
-			if err != nil {
-				return Table{}, fmt.Errorf("dump IPVS real servers of %s: %w", key, err)
-			}
-			tunnel := false
-			e.dests = make(map[netip.AddrPort]Destination, len(scratch))
-			for _, d := range scratch {
-				e.dests[d.Addr] = d
-				tunnel = tunnel || d.Forward == Tunnel
-			}
-			if !tunnel {
+			case err != nil:
+				// A kernel without the old interface, or a surprise in
+				// it: netlink reads everything from now on, only slower.
+				k.so.close()
+				k.so = nil
+			case !slices.ContainsFunc(ds, func(d Destination) bool { return d.Forward == Tunnel }):
+				e.dests = make(map[netip.AddrPort]Destination, len(ds))
+				for _, d := range ds {
+					e.dests[d.Addr] = d
+				}
 				continue
 			}
 			// Tunnel settings are only in the netlink answer.
-			clear(e.dests)
+			e.dests = map[netip.AddrPort]Destination{}
 		}
 		a.b = a.b[:0]
 		serviceID(&a, key)
