@@ -259,7 +259,7 @@ func (n *NS) AddAddr(dev string, p netip.Prefix) error {
 	}
 	a := &netlink.Addr{IPNet: prefixToIPNet(p)}
 	if p.Addr().Is6() {
-		a.Flags = 0x80 // IFA_F_NODAD
+		a.Flags = unix.IFA_F_NODAD
 	}
 	if err := n.nl.AddrAdd(l, a); err != nil {
 		return fmt.Errorf("add %s to %s in %s: %w", p, dev, n.Name, err)
