@@ -43,11 +43,19 @@ func bindToDevice(dev string) func(network, address string, c syscall.RawConn) e
 			return err
 		}
 		if serr != nil {
-			return fmt.Errorf("bind to interface %s: %w", dev, serr)
+			return &bindError{dev: dev, err: serr}
 		}
 		return nil
 	}
 }
+
+type bindError struct {
+	dev string
+	err error
+}
+
+func (e *bindError) Error() string { return "bind to interface " + e.dev + ": " + e.err.Error() }
+func (e *bindError) Unwrap() error { return e.err }
 
 // withTimeout applies the check's own timeout.
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -71,6 +79,10 @@ func errText(ctx context.Context, err error, timeout time.Duration) string {
 	}
 	if isTimeout(ctx, err) {
 		return "timeout after " + fmtDuration(timeout)
+	}
+	var be *bindError
+	if errors.As(err, &be) {
+		return be.Error()
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {

@@ -1,6 +1,7 @@
 package checkers
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -13,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"os"
@@ -178,7 +178,7 @@ func parseDigest(s string) (alg, sum string, err error) {
 }
 
 func (s HTTPSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, error) {
-	c := &httpCheck{spec: s, timeout: set.Timeout, target: t.String()}
+	c := &httpCheck{spec: s, timeout: set.Timeout, target: t.String(), dialer: newDialer("tcp", set)}
 	scheme := "http"
 	if s.TLS {
 		scheme = "https"
@@ -194,62 +194,49 @@ func (s HTTPSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, err
 		}
 	}
 	c.digestAlg, c.digest, _ = parseDigest(s.Digest)
-
-	dialer := newDialer("tcp", set)
-	target := c.target
-	tr := &http.Transport{
-		// Always the target, whatever the URL or Host says; never a proxy.
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "tcp", target)
-		},
-		DisableKeepAlives:   !s.KeepAlive,
-		MaxIdleConnsPerHost: 1,
-		// The digest is of the bytes the server sends, as genhash computes it.
-		DisableCompression: true,
-		IdleConnTimeout:    max(3*set.Interval, 30*time.Second),
+	c.header = make(http.Header, len(s.Header)+1)
+	c.header.Set("User-Agent", "lvsd-check")
+	for k, v := range s.Header {
+		c.header.Set(k, v)
 	}
-	if s.TLS {
-		tc := &tls.Config{InsecureSkipVerify: s.Insecure}
-		tc.ServerName = s.SNI
-		if tc.ServerName == "" {
-			host := s.Host
-			if h, _, err := net.SplitHostPort(host); err == nil {
-				host = h
-			}
-			if _, err := netip.ParseAddr(host); err != nil {
-				tc.ServerName = host
-			}
-		}
-		if tc.ServerName == "" {
-			// Verify the certificate for the IP we connect to.
-			tc.ServerName = t.Addr().String()
-		}
-		if s.CAFile != "" {
-			pem, err := os.ReadFile(s.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("read CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("CA file %s holds no PEM certificate", s.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		if s.CertFile != "" {
-			kp := &keyPair{cert: s.CertFile, key: s.KeyFile}
-			if _, err := kp.get(); err != nil {
-				return nil, err
-			}
-			tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				return kp.get()
-			}
-		}
-		tr.TLSClientConfig = tc
+	if !s.TLS {
+		return c, nil
 	}
-	c.client = &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	tc := &tls.Config{InsecureSkipVerify: s.Insecure, ServerName: s.SNI}
+	if tc.ServerName == "" {
+		host := s.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			tc.ServerName = host
+		}
 	}
+	if tc.ServerName == "" {
+		// No name to send: verify the certificate for the IP we connect to.
+		tc.ServerName = t.Addr().String()
+	}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", s.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if s.CertFile != "" {
+		kp := &keyPair{cert: s.CertFile, key: s.KeyFile}
+		if _, err := kp.get(); err != nil {
+			return nil, err
+		}
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return kp.get()
+		}
+	}
+	c.tls = tc
 	return c, nil
 }
 
@@ -287,18 +274,33 @@ func (k *keyPair) get() (*tls.Certificate, error) {
 	return k.loaded, nil
 }
 
+// httpCheck speaks HTTP/1.1 itself, with net/http only writing the request
+// and parsing the response: every socket operation happens in the
+// goroutine that calls Check (so a check run from a thread inside a
+// network namespace stays in it), and no transport goroutines live
+// between checks.
 type httpCheck struct {
 	spec      HTTPSpec
 	timeout   time.Duration
 	target    string
+	dialer    *net.Dialer
+	tls       *tls.Config
 	url       *url.URL
-	client    *http.Client
+	header    http.Header
 	regex     *regexp.Regexp
 	digestAlg string
 	digest    string
+
+	mu   sync.Mutex
+	idle *httpConn // kept between checks with KeepAlive
 }
 
-// phase names what a timed-out request was waiting for.
+type httpConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+// phase names what a failed request was doing.
 type phase int
 
 const (
@@ -311,6 +313,12 @@ const (
 
 var phaseNames = [...]string{"connect", "tls handshake", "send request", "response headers", "body"}
 
+// httpError is a failure in a phase.
+type httpError struct {
+	ph  phase
+	err error
+}
+
 func (c *httpCheck) Check(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := withTimeout(ctx, c.timeout)
@@ -319,41 +327,48 @@ func (c *httpCheck) Check(ctx context.Context) Result {
 		return Result{Reason: fmt.Sprintf(format, args...), Latency: time.Since(start)}
 	}
 
-	var mu sync.Mutex
-	ph := phConnect
-	set := func(p phase) { mu.Lock(); ph = p; mu.Unlock() }
-	get := func() phase { mu.Lock(); defer mu.Unlock(); return ph }
-	trace := &httptrace.ClientTrace{
-		GotConn:              func(httptrace.GotConnInfo) { set(phSend) },
-		ConnectDone:          func(_, _ string, err error) { set(phTLS) },
-		WroteRequest:         func(httptrace.WroteRequestInfo) { set(phHeaders) },
-		GotFirstResponseByte: func() { set(phHeaders) },
+	conn, reused := c.takeIdle()
+	var resp *http.Response
+	var stop func() bool
+	for {
+		var herr *httpError
+		if conn == nil {
+			conn, herr = c.connect(ctx)
+			if herr != nil {
+				return fail("%s", c.errReason(ctx, herr))
+			}
+		}
+		stop = interruptOnDone(ctx, conn)
+		resp, herr = c.exchange(conn)
+		if herr == nil {
+			break
+		}
+		stop()
+		conn.Close()
+		conn = nil
+		// A kept-alive connection the server closed meanwhile: once more
+		// on a fresh one, as net/http's transport does.
+		if reused && ctx.Err() == nil && herr.ph <= phHeaders {
+			reused = false
+			continue
+		}
+		return fail("%s", c.errReason(ctx, herr))
 	}
-	req := &http.Request{
-		Method:     c.spec.Method,
-		URL:        c.url,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     make(http.Header, len(c.spec.Header)+1),
-		Host:       c.spec.Host,
-	}
-	req.Header.Set("User-Agent", "lvsd-check")
-	for k, v := range c.spec.Header {
-		req.Header.Set(k, v)
-	}
-	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return fail("%s", c.reqErr(ctx, get(), err))
-	}
-	defer resp.Body.Close()
-	set(phBody)
+	defer stop()
+	keep := false
+	defer func() {
+		if keep {
+			c.putIdle(conn)
+		} else {
+			conn.Close()
+		}
+	}()
 
 	if !c.spec.Status.Contains(resp.StatusCode) {
 		return fail("status %d not in %s", resp.StatusCode, c.spec.Status)
 	}
 	if c.spec.Method == http.MethodHead {
+		keep = c.spec.KeepAlive && !resp.Close
 		return Result{OK: true, Reason: fmt.Sprintf("status %d", resp.StatusCode), Latency: time.Since(start)}
 	}
 
@@ -367,6 +382,7 @@ func (c *httpCheck) Check(ctx context.Context) Result {
 		h = sha256.New()
 	}
 	var body []byte
+	var err error
 	r := io.LimitReader(resp.Body, c.spec.MaxBody)
 	switch {
 	case c.regex != nil:
@@ -382,6 +398,11 @@ func (c *httpCheck) Check(ctx context.Context) Result {
 	if err != nil {
 		return fail("read body: %s", errText(ctx, err, c.timeout))
 	}
+	if c.spec.KeepAlive && !resp.Close {
+		// Reusable only if the whole body was read.
+		n, err := resp.Body.Read(make([]byte, 1))
+		keep = n == 0 && err == io.EOF
+	}
 	if c.regex != nil && c.regex.Match(body) == c.spec.BodyRegexInvert {
 		if c.spec.BodyRegexInvert {
 			return fail("body matches %q", c.spec.BodyRegex)
@@ -389,8 +410,7 @@ func (c *httpCheck) Check(ctx context.Context) Result {
 		return fail("body does not match %q", c.spec.BodyRegex)
 	}
 	if h != nil {
-		got := hex.EncodeToString(h.Sum(nil))
-		if got != c.digest {
+		if got := hex.EncodeToString(h.Sum(nil)); got != c.digest {
 			return fail("body %s %s, want %s", c.digestAlg, got, c.digest)
 		}
 	}
@@ -400,30 +420,91 @@ func (c *httpCheck) Check(ctx context.Context) Result {
 	return Result{OK: true, Reason: fmt.Sprintf("status %d, body ok", resp.StatusCode), Latency: time.Since(start)}
 }
 
-func (c *httpCheck) close() { c.client.CloseIdleConnections() }
+// connect dials the target and does the TLS handshake.
+func (c *httpCheck) connect(ctx context.Context) (*httpConn, *httpError) {
+	raw, err := c.dialer.DialContext(ctx, "tcp", c.target)
+	if err != nil {
+		return nil, &httpError{phConnect, err}
+	}
+	conn := raw
+	if c.tls != nil {
+		tc := tls.Client(raw, c.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, &httpError{phTLS, err}
+		}
+		conn = tc
+	}
+	return &httpConn{Conn: conn, br: bufio.NewReaderSize(conn, 4096)}, nil
+}
 
-// reqErr makes a short reason from a failed request.
-func (c *httpCheck) reqErr(ctx context.Context, ph phase, err error) string {
-	if ph == phTLS && !c.spec.TLS {
-		ph = phSend
+// exchange writes the request and reads the response head.
+func (c *httpCheck) exchange(conn *httpConn) (*http.Response, *httpError) {
+	req := &http.Request{
+		Method:     c.spec.Method,
+		URL:        c.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     c.header,
+		Host:       c.spec.Host,
+		Close:      !c.spec.KeepAlive,
 	}
-	if isTimeout(ctx, err) {
-		return fmt.Sprintf("%s: timeout after %s", phaseNames[ph], fmtDuration(c.timeout))
+	bw := bufio.NewWriterSize(conn, 1024)
+	if err := req.Write(bw); err != nil {
+		return nil, &httpError{phSend, err}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+	if err := bw.Flush(); err != nil {
+		return nil, &httpError{phSend, err}
+	}
+	resp, err := http.ReadResponse(conn.br, req)
+	if err != nil {
+		return nil, &httpError{phHeaders, err}
+	}
+	return resp, nil
+}
+
+func (c *httpCheck) takeIdle() (*httpConn, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conn := c.idle
+	c.idle = nil
+	return conn, conn != nil
+}
+
+func (c *httpCheck) putIdle(conn *httpConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle != nil {
+		c.idle.Close()
+	}
+	c.idle = conn
+}
+
+// close drops a kept-alive connection (the check was removed).
+func (c *httpCheck) close() {
+	if conn, ok := c.takeIdle(); ok {
+		conn.Close()
+	}
+}
+
+// errReason makes a short reason from a failed phase.
+func (c *httpCheck) errReason(ctx context.Context, e *httpError) string {
+	if isTimeout(ctx, e.err) && ctx.Err() != context.Canceled {
+		return fmt.Sprintf("%s: timeout after %s", phaseNames[e.ph], fmtDuration(c.timeout))
 	}
 	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) {
+	if errors.As(e.err, &cve) {
 		return "tls: " + cve.Err.Error()
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return "connect: " + errText(ctx, err, c.timeout)
+	if e.ph == phHeaders && errors.Is(e.err, io.EOF) {
+		return "response headers: connection closed without a response"
 	}
-	if ph == phConnect {
-		ph = phSend
+	if e.ph == phTLS {
+		var alert tls.AlertError
+		if errors.As(e.err, &alert) {
+			return "tls handshake: " + alert.Error()
+		}
 	}
-	return phaseNames[ph] + ": " + errText(ctx, err, c.timeout)
+	return phaseNames[e.ph] + ": " + errText(ctx, e.err, c.timeout)
 }
