@@ -208,7 +208,7 @@ func TestHTTPSCheck(t *testing.T) {
 		{"CA file, SNI from Host", httpDef(plain.Addr(), time.Second, HTTPSpec{TLS: true, CAFile: caFile, Host: "www.example.test", Path: "/?id=host"}), true, "status 200"},
 		{"CA file, explicit SNI", httpDef(plain.Addr(), time.Second, HTTPSpec{TLS: true, CAFile: caFile, SNI: "www.example.test", Path: "/?id=sni"}), true, "status 200"},
 		{"CA file, wrong name", httpDef(plain.Addr(), time.Second, HTTPSpec{TLS: true, CAFile: caFile, SNI: "other.example.test"}), false, "tls: x509: certificate is valid for www.example.test, not other.example.test"},
-		{"client certificate required, none given", httpDef(mtls.Addr(), time.Second, HTTPSpec{TLS: true, Insecure: true}), false, ""},
+		{"client certificate required, none given", httpDef(mtls.Addr(), time.Second, HTTPSpec{TLS: true, Insecure: true}), false, "response headers: tls: certificate required"},
 		{"client certificate given", httpDef(mtls.Addr(), time.Second, HTTPSpec{TLS: true, Insecure: true, CertFile: clientCertFile, KeyFile: clientKeyFile}), true, "status 200"},
 		{"plain http to a TLS port", httpDef(plain.Addr(), time.Second, HTTPSpec{}), false, "status 400 not in 200-299"},
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/test/nstest"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 type lab struct {
@@ -41,17 +43,57 @@ func newLab(t *testing.T) *lab {
 		t.Skip("needs nft (nftables) to drop packets in the server namespace: make deps installs it")
 	}
 	l := &lab{cli: nstest.New(t, "ckcli"), srv: nstest.New(t, "cksrv"), t: t}
-	nstest.Veth(t, l.cli, "eth0", l.srv, "eth0")
 	// nstest's IPv6 addresses are meant to skip duplicate address
 	// detection but do not (it sets IFA_F_PERMANENT, 0x80, for
-	// IFA_F_NODAD, 0x02): turn DAD off so they work at once.
-	l.cli.Sysctl(t, "net.ipv6.conf.eth0.accept_dad", "0")
-	l.srv.Sysctl(t, "net.ipv6.conf.eth0.accept_dad", "0")
+	// IFA_F_NODAD, 0x02): turn DAD off for the interfaces to come, so
+	// that addresses (link-local ones too) work at once.
+	for _, ns := range []*nstest.NS{l.cli, l.srv} {
+		ns.Sysctl(t, "net.ipv6.conf.default.accept_dad", "0")
+		ns.Sysctl(t, "net.ipv6.conf.all.accept_dad", "0")
+	}
+	nstest.Veth(t, l.cli, "eth0", l.srv, "eth0")
 	l.cli.Addr(t, "eth0", cli4.String()+"/24")
 	l.srv.Addr(t, "eth0", srv4.String()+"/24")
 	l.cli.Addr(t, "eth0", cli6.String()+"/64")
 	l.srv.Addr(t, "eth0", srv6.String()+"/64")
+	l.waitReady()
 	return l
+}
+
+// waitReady waits (bounded) until both ends of the link have carrier and
+// no tentative address: the kernel turns a veth on asynchronously (link
+// watch, up to a second), and drops what is sent before.
+func (l *lab) waitReady() {
+	l.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ready := true
+		for _, ns := range []*nstest.NS{l.cli, l.srv} {
+			link, err := ns.Netlink().LinkByName("eth0")
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			if link.Attrs().OperState != netlink.OperUp {
+				ready = false
+			}
+			addrs, err := ns.Netlink().AddrList(link, netlink.FAMILY_V6)
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			for _, a := range addrs {
+				if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+					ready = false
+				}
+			}
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatal("veth link not up with usable addresses after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // in runs fn in the client namespace.
@@ -150,6 +192,11 @@ func TestICMPSharedSocket(t *testing.T) {
 	}
 	if got := p.opens.Load(); got != 2 {
 		t.Errorf("%d sockets opened for %d pings of two families, want 2", got, n)
+	}
+	// The kernel filter passed the replies only, not the echo requests
+	// that loopback also delivers to a raw socket.
+	if got := p.v4.received.Load() + p.v6.received.Load(); got != n {
+		t.Errorf("the sockets read %d packets for %d pings, want %d", got, n, n)
 	}
 }
 

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/net/bpf"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Pinger sends ICMP echo requests for every icmp check through one raw
@@ -114,7 +116,7 @@ type pingWaiter struct {
 
 type pingConn struct {
 	v4     bool
-	pc     *icmp.PacketConn
+	pc     *net.IPConn
 	p4     *ipv4.PacketConn
 	p6     *ipv6.PacketConn
 	id     uint16
@@ -122,6 +124,8 @@ type pingConn struct {
 	log    logrus.FieldLogger
 	dead   atomic.Bool
 	done   chan struct{}
+	// received counts packets that passed the kernel filter (tests).
+	received atomic.Int64
 
 	mu      sync.Mutex
 	seq     uint16
@@ -133,35 +137,92 @@ func openPingConn(v4 bool, log logrus.FieldLogger) (*pingConn, error) {
 	if v4 {
 		network, laddr = "ip4:icmp", "0.0.0.0"
 	}
-	pc, err := icmp.ListenPacket(network, laddr)
+	lc, err := net.ListenPacket(network, laddr)
 	if err != nil {
 		return nil, fmt.Errorf("icmp socket: %w", err)
 	}
+	pc := lc.(*net.IPConn)
 	c := &pingConn{v4: v4, pc: pc, log: log, done: make(chan struct{}), waiting: map[uint16]*pingWaiter{}}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	c.id = binary.BigEndian.Uint16(b[0:2])
 	c.seq = binary.BigEndian.Uint16(b[2:4])
 	copy(c.cookie[:], b[4:])
-	if v4 {
-		c.p4 = pc.IPv4PacketConn()
-	} else {
-		c.p6 = pc.IPv6PacketConn()
-		// Only what can answer a ping reaches this socket: not every
-		// neighbour discovery and router advertisement on the host.
-		var f ipv6.ICMPFilter
-		f.SetAll(true)
-		f.Accept(ipv6.ICMPTypeEchoReply)
-		f.Accept(ipv6.ICMPTypeDestinationUnreachable)
-		f.Accept(ipv6.ICMPTypeTimeExceeded)
-		f.Accept(ipv6.ICMPTypePacketTooBig)
-		if err := c.p6.SetICMPFilter(&f); err != nil {
-			pc.Close()
-			return nil, fmt.Errorf("icmp6 filter: %w", err)
+	// A raw socket sees every ICMP packet the host receives (on loopback
+	// our own echo requests too): a kernel filter keeps out all but the
+	// replies to this socket's identifier and the errors, so a burst of
+	// thousands of checks does not overflow the receive buffer.
+	prog, err := pingFilter(v4, c.id)
+	if err == nil {
+		if v4 {
+			c.p4 = ipv4.NewPacketConn(pc)
+			err = c.p4.SetBPF(prog)
+		} else {
+			c.p6 = ipv6.NewPacketConn(pc)
+			var f ipv6.ICMPFilter
+			f.SetAll(true)
+			f.Accept(ipv6.ICMPTypeEchoReply)
+			f.Accept(ipv6.ICMPTypeDestinationUnreachable)
+			f.Accept(ipv6.ICMPTypeTimeExceeded)
+			f.Accept(ipv6.ICMPTypePacketTooBig)
+			if err = c.p6.SetICMPFilter(&f); err == nil {
+				err = c.p6.SetBPF(prog)
+			}
 		}
 	}
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("icmp socket filter: %w", err)
+	}
+	setReadBuffer(pc, pingReadBuffer)
 	go c.readLoop()
 	return c, nil
+}
+
+// pingReadBuffer holds a burst of replies: about 2 KiB of kernel memory
+// each, so 4 MiB is room for some 2,000 at once.
+const pingReadBuffer = 4 << 20
+
+// setReadBuffer raises the socket's receive buffer, past net.core.rmem_max
+// where lvsd may (SO_RCVBUFFORCE needs CAP_NET_ADMIN).
+func setReadBuffer(pc *net.IPConn, n int) {
+	rc, err := pc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+			_ = pc.SetReadBuffer(n)
+		}
+	})
+}
+
+// pingFilter is a classic BPF program that accepts echo replies with
+// identifier id and ICMP errors, and drops everything else. On an IPv4
+// raw socket the packet starts with the IP header, on IPv6 with ICMPv6.
+func pingFilter(v4 bool, id uint16) ([]bpf.RawInstruction, error) {
+	reply, unreach, exceeded, tooBig := uint32(0), uint32(3), uint32(11), uint32(255)
+	var head []bpf.Instruction
+	load := func(off uint32, size int) bpf.Instruction { return bpf.LoadAbsolute{Off: off, Size: size} }
+	if v4 {
+		// X = IP header length; then load relative to it.
+		head = []bpf.Instruction{bpf.LoadMemShift{Off: 0}}
+		load = func(off uint32, size int) bpf.Instruction { return bpf.LoadIndirect{Off: off, Size: size} }
+	} else {
+		reply, unreach, exceeded, tooBig = 129, 1, 3, 2
+	}
+	prog := append(head,
+		load(0, 1), // type
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: reply, SkipFalse: 2},
+		load(4, 2), // identifier
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(id), SkipTrue: 3, SkipFalse: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unreach, SkipTrue: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: exceeded, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: tooBig, SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	)
+	return bpf.Assemble(prog)
 }
 
 func (c *pingConn) close() error {
@@ -256,6 +317,7 @@ func (c *pingConn) readLoop() {
 			return
 		}
 		now := time.Now()
+		c.received.Add(1)
 		msg, err := icmp.ParseMessage(proto, buf[:n])
 		if err != nil {
 			continue

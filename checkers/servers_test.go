@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -321,3 +322,31 @@ func mustCheck(t testing.TB, def Definition, pinger *Pinger) Result {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// httpHandler answers every request with the status in status.
+func httpHandler(status *atomic.Int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+		w.Write([]byte(page))
+	})
+}
+
+func tlsConfig(c tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{c}}
+}
+
+func touch(t testing.TB, path string) { writeFile(t, path, "") }
+
+func writeFile(t testing.TB, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func removeFile(t testing.TB, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
