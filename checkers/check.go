@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Check is one health check of one target. Check runs it once and returns
@@ -72,7 +74,16 @@ type Spec interface {
 	// normalized returns the spec with defaults filled in, so that two
 	// specs that mean the same thing compare (and key) equal.
 	normalized() Spec
-	build(t netip.AddrPort, s Settings, env *buildEnv) (Check, error)
+	build(t netip.AddrPort, s Settings, env *Env) (Check, error)
+}
+
+// starter is implemented by checks that run without a goroutine of their
+// own (plain tcp connects, icmp): start begins one run and returns at once,
+// and done is called exactly once with the result, from another goroutine
+// or, on an early error, before start returns. The Runner calls start from
+// its scheduler instead of handing the check to a worker.
+type starter interface {
+	start(ctx context.Context, done func(Result))
 }
 
 // Definition is one check of one real server.
@@ -85,9 +96,24 @@ type Definition struct {
 	Spec     Spec
 }
 
-// buildEnv carries what checks share: the ICMP sockets.
-type buildEnv struct {
+// Env holds what checks share: the raw ICMP sockets (a Pinger) and the
+// epoll loop that runs plain tcp connects. A Runner has its own; code that
+// builds checks itself makes one with NewEnv and closes it after use.
+type Env struct {
 	pinger *Pinger
+	conn   *connector
+}
+
+// NewEnv returns an Env whose sockets open on first use. log receives
+// socket errors (nil: discard).
+func NewEnv(log logrus.FieldLogger) *Env {
+	return &Env{pinger: NewPinger(log), conn: newConnector()}
+}
+
+// Close closes the shared sockets; runs in flight fail.
+func (e *Env) Close() error {
+	e.conn.close()
+	return e.pinger.Close()
 }
 
 // Normalize returns d with defaults filled in and the target override
@@ -184,17 +210,17 @@ func idFor(n Definition, key string) string {
 	return fmt.Sprintf("%s %s #%s", kind, target, hex.EncodeToString(sum[:4]))
 }
 
-// Build validates d and returns a Check that runs it. pinger carries the
-// shared ICMP sockets; it is needed only for icmp checks (nil otherwise).
-func Build(d Definition, pinger *Pinger) (Check, error) {
+// Build validates d and returns a Check that runs it, sharing env's
+// sockets. env may be nil for every kind but icmp.
+func Build(d Definition, env *Env) (Check, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	n := d.Normalize()
-	if n.Spec.Kind() == KindICMP && pinger == nil {
-		return nil, fmt.Errorf("icmp check of %s: no pinger", d.Target)
+	if n.Spec.Kind() == KindICMP && env == nil {
+		return nil, fmt.Errorf("icmp check of %s: no Env for the shared ICMP sockets", d.Target)
 	}
-	c, err := n.Spec.build(n.Target, n.Settings, &buildEnv{pinger: pinger})
+	c, err := n.Spec.build(n.Target, n.Settings, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s check of %s: %w", n.Spec.Kind(), d.Target, err)
 	}

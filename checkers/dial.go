@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -143,6 +144,18 @@ func quote(b []byte, max int) string {
 		return fmt.Sprintf("%q...", b[:max])
 	}
 	return fmt.Sprintf("%q", b)
+}
+
+// interfaceIndex resolves an IPv6 zone: an interface name or number.
+func interfaceIndex(zone string) (int, error) {
+	if n, err := strconv.Atoi(zone); err == nil {
+		return n, nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
 }
 
 // addrFrom converts a net.Addr from the standard library to netip.

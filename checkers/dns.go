@@ -89,7 +89,7 @@ func (s DNSSpec) Validate() error {
 	return nil
 }
 
-func (s DNSSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, error) {
+func (s DNSSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 	name, err := dnsmessage.NewName(s.Name)
 	if err != nil {
 		return nil, fmt.Errorf("query name %q: %w", s.Name, err)

@@ -49,7 +49,7 @@ func (s ExecSpec) Validate() error {
 	return nil
 }
 
-func (s ExecSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, error) {
+func (s ExecSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 	env := append([]string{
 		"LVSD_CHECK_ADDRESS=" + t.Addr().String(),
 		"LVSD_CHECK_PORT=" + strconv.Itoa(int(t.Port())),

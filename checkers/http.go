@@ -177,7 +177,7 @@ func parseDigest(s string) (alg, sum string, err error) {
 	return alg, sum, nil
 }
 
-func (s HTTPSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, error) {
+func (s HTTPSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 	c := &httpCheck{spec: s, timeout: set.Timeout, target: t.String(), dialer: newDialer("tcp", set)}
 	scheme := "http"
 	if s.TLS {

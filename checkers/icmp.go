@@ -2,6 +2,7 @@ package checkers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,7 +37,7 @@ func (s ICMPSpec) Validate() error {
 	return nil
 }
 
-func (s ICMPSpec) build(t netip.AddrPort, set Settings, env *buildEnv) (Check, error) {
+func (s ICMPSpec) build(t netip.AddrPort, set Settings, env *Env) (Check, error) {
 	return &icmpCheck{
 		pinger:  env.pinger,
 		dst:     t.Addr(),
@@ -58,27 +59,45 @@ type icmpCheck struct {
 }
 
 func (c *icmpCheck) Check(ctx context.Context) Result {
+	ch := make(chan Result, 1)
+	c.start(ctx, func(r Result) { ch <- r })
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		// The ping's own timer ends it; its result is dropped.
+		return Result{Reason: "echo: cancelled"}
+	}
+}
+
+// start sends the echo request and returns; done gets the result from
+// the Pinger's reader or the timeout. The Runner calls it directly: an
+// icmp check holds no goroutine while it waits.
+func (c *icmpCheck) start(_ context.Context, done func(Result)) {
 	start := time.Now()
-	ctx, cancel := withTimeout(ctx, c.timeout)
-	defer cancel()
 	ifIndex := 0
 	if c.ifName != "" {
 		ifIndex = int(c.ifIndex.Load())
 		if ifIndex == 0 {
 			ifi, err := net.InterfaceByName(c.ifName)
 			if err != nil {
-				return Result{Reason: fmt.Sprintf("interface %s: %v", c.ifName, err), Latency: time.Since(start)}
+				done(Result{Reason: fmt.Sprintf("interface %s: %v", c.ifName, err), Latency: time.Since(start)})
+				return
 			}
 			ifIndex = ifi.Index
 			c.ifIndex.Store(int32(ifIndex))
 		}
 	}
-	r, err := c.pinger.Ping(ctx, c.dst, c.src, ifIndex, c.size)
-	if err != nil {
-		return Result{Reason: "echo: " + errText(ctx, err, c.timeout), Latency: time.Since(start)}
-	}
-	if r.Err != nil {
-		return Result{Reason: r.Err.Error(), Latency: r.RTT}
-	}
-	return Result{OK: true, Reason: "echo reply", Latency: r.RTT}
+	c.pinger.start(c.dst, c.src, ifIndex, c.size, c.timeout, func(r PingResult, err error) {
+		switch {
+		case errors.Is(err, errPingTimeout):
+			done(Result{Reason: "echo: timeout after " + fmtDuration(c.timeout), Latency: time.Since(start)})
+		case err != nil:
+			done(Result{Reason: "echo: " + err.Error(), Latency: time.Since(start)})
+		case r.Err != nil:
+			done(Result{Reason: r.Err.Error(), Latency: r.RTT})
+		default:
+			done(Result{OK: true, Reason: "echo reply", Latency: r.RTT})
+		}
+	})
 }

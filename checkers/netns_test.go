@@ -104,7 +104,7 @@ func (l *lab) in(fn func()) {
 }
 
 // check runs def once from the client namespace.
-func (l *lab) check(def Definition, p *Pinger) Result {
+func (l *lab) check(def Definition, p *Env) Result {
 	c, err := Build(def, p)
 	if err != nil {
 		l.t.Fatal(err)
@@ -149,7 +149,7 @@ func (l *lab) listen(addr string) net.Listener {
 
 func TestICMPLoopback(t *testing.T) {
 	nstest.Skip(t)
-	p := NewPinger(nil)
+	p := NewEnv(nil)
 	defer p.Close()
 	for _, a := range []string{"127.0.0.1", "::1"} {
 		r := mustCheck(t, Definition{Target: netip.AddrPortFrom(mustAddr(a), 0), Settings: Settings{Timeout: time.Second}, Spec: ICMPSpec{}}, p)
@@ -163,7 +163,7 @@ func TestICMPLoopback(t *testing.T) {
 // each gets its own reply.
 func TestICMPSharedSocket(t *testing.T) {
 	nstest.Skip(t)
-	p := NewPinger(nil)
+	p := NewEnv(nil)
 	defer p.Close()
 	const n = 300
 	var wg sync.WaitGroup
@@ -190,12 +190,12 @@ func TestICMPSharedSocket(t *testing.T) {
 			t.Errorf("ping %d: %+v", i, r)
 		}
 	}
-	if got := p.opens.Load(); got != 2 {
+	if got := p.pinger.opens.Load(); got != 2 {
 		t.Errorf("%d sockets opened for %d pings of two families, want 2", got, n)
 	}
 	// The kernel filter passed the replies only, not the echo requests
 	// that loopback also delivers to a raw socket.
-	if got := p.v4.received.Load() + p.v6.received.Load(); got != n {
+	if got := p.pinger.v4.received.Load() + p.pinger.v6.received.Load(); got != n {
 		t.Errorf("the sockets read %d packets for %d pings, want %d", got, n, n)
 	}
 }
@@ -223,7 +223,7 @@ func TestChecksThroughFirewall(t *testing.T) {
 	go dns.serve()
 	t.Cleanup(func() { dnsPC.Close(); <-dns.done })
 
-	p := NewPinger(nil)
+	p := NewEnv(nil)
 	defer p.Close()
 	short := Settings{Timeout: 300 * time.Millisecond}
 	defs := map[string]Definition{
@@ -286,7 +286,7 @@ func TestChecksThroughFirewall(t *testing.T) {
 		t.Errorf("firewall removed, icmp4: %+v", r)
 	}
 	// One socket per family served every icmp check.
-	if got := p.opens.Load(); got != 2 {
+	if got := p.pinger.opens.Load(); got != 2 {
 		t.Errorf("pinger opened %d sockets, want 2", got)
 	}
 }

@@ -78,12 +78,43 @@ type PingResult struct {
 // from src and out of interface ifIndex if they are set, and waits for the
 // reply or an ICMP error until ctx is done.
 func (p *Pinger) Ping(ctx context.Context, dst, src netip.Addr, ifIndex, size int) (PingResult, error) {
+	type answer struct {
+		r   PingResult
+		err error
+	}
+	ch := make(chan answer, 1)
+	timeout := time.Duration(0)
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Nanosecond)
+	}
+	cancel := p.start(dst, src, ifIndex, size, timeout, func(r PingResult, err error) { ch <- answer{r, err} })
+	select {
+	case a := <-ch:
+		if errors.Is(a.err, errPingTimeout) {
+			return a.r, context.DeadlineExceeded
+		}
+		return a.r, a.err
+	case <-ctx.Done():
+		cancel()
+		return PingResult{}, ctx.Err()
+	}
+}
+
+// errPingTimeout is what a ping that got no answer in time ends with.
+var errPingTimeout = errors.New("no echo reply in time")
+
+// start sends one echo request and returns at once; done is called once,
+// from another goroutine, with the reply, an ICMP error (in the result),
+// errPingTimeout after timeout (zero: none), or a send error. cancel
+// abandons the wait.
+func (p *Pinger) start(dst, src netip.Addr, ifIndex, size int, timeout time.Duration, done func(PingResult, error)) (cancel func()) {
 	dst = dst.Unmap()
 	c, err := p.conn(dst.Is4())
 	if err != nil {
-		return PingResult{}, err
+		done(PingResult{}, err)
+		return func() {}
 	}
-	return c.ping(ctx, dst, src.Unmap(), ifIndex, size)
+	return c.start(dst, src.Unmap(), ifIndex, size, timeout, done)
 }
 
 func (p *Pinger) conn(v4 bool) (*pingConn, error) {
@@ -109,9 +140,12 @@ func (p *Pinger) conn(v4 bool) (*pingConn, error) {
 }
 
 type pingWaiter struct {
-	dst  netip.Addr
-	sent time.Time
-	ch   chan PingResult // buffered 1
+	dst      netip.Addr
+	seq      uint16
+	sent     time.Time
+	timer    *time.Timer
+	finished atomic.Bool
+	done     func(PingResult, error)
 }
 
 type pingConn struct {
@@ -228,16 +262,42 @@ func pingFilter(v4 bool, id uint16) ([]bpf.RawInstruction, error) {
 func (c *pingConn) close() error {
 	err := c.pc.Close()
 	<-c.done
+	c.mu.Lock()
+	waiting := make([]*pingWaiter, 0, len(c.waiting))
+	for _, w := range c.waiting {
+		waiting = append(waiting, w)
+	}
+	c.mu.Unlock()
+	for _, w := range waiting {
+		c.finish(w, PingResult{}, errors.New("icmp socket closed"))
+	}
 	return err
 }
 
-func (c *pingConn) ping(ctx context.Context, dst, src netip.Addr, ifIndex, size int) (PingResult, error) {
+// finish completes w once.
+func (c *pingConn) finish(w *pingWaiter, r PingResult, err error) {
+	if !w.finished.CompareAndSwap(false, true) {
+		return
+	}
+	c.mu.Lock()
+	if c.waiting[w.seq] == w {
+		delete(c.waiting, w.seq)
+	}
+	c.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.done(r, err)
+}
+
+func (c *pingConn) start(dst, src netip.Addr, ifIndex, size int, timeout time.Duration, done func(PingResult, error)) (cancel func()) {
 	size = max(size, 16)
-	w := &pingWaiter{dst: dst, ch: make(chan PingResult, 1)}
+	w := &pingWaiter{dst: dst, done: done}
 	c.mu.Lock()
 	if len(c.waiting) >= 1<<16-1 {
 		c.mu.Unlock()
-		return PingResult{}, errors.New("too many echo requests in flight")
+		done(PingResult{}, errors.New("too many echo requests in flight"))
+		return func() {}
 	}
 	seq := c.seq
 	for {
@@ -247,13 +307,14 @@ func (c *pingConn) ping(ctx context.Context, dst, src netip.Addr, ifIndex, size 
 		}
 	}
 	c.seq = seq
+	w.seq = seq
 	c.waiting[seq] = w
+	w.sent = time.Now()
+	if timeout > 0 {
+		w.timer = time.AfterFunc(timeout, func() { c.finish(w, PingResult{RTT: time.Since(w.sent)}, errPingTimeout) })
+	}
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.waiting, seq)
-		c.mu.Unlock()
-	}()
+	cancel = func() { c.finish(w, PingResult{}, context.Canceled) }
 
 	data := make([]byte, size)
 	copy(data, c.cookie[:])
@@ -264,10 +325,10 @@ func (c *pingConn) ping(ctx context.Context, dst, src netip.Addr, ifIndex, size 
 	msg := icmp.Message{Type: typ, Body: &icmp.Echo{ID: int(c.id), Seq: int(seq), Data: data}}
 	b, err := msg.Marshal(nil) // the kernel fills the ICMPv6 checksum
 	if err != nil {
-		return PingResult{}, fmt.Errorf("marshal echo: %w", err)
+		c.finish(w, PingResult{}, fmt.Errorf("marshal echo: %w", err))
+		return cancel
 	}
 	to := &net.IPAddr{IP: dst.AsSlice()}
-	w.sent = time.Now()
 	if c.v4 {
 		var cm *ipv4.ControlMessage
 		if src.IsValid() || ifIndex > 0 {
@@ -288,16 +349,9 @@ func (c *pingConn) ping(ctx context.Context, dst, src netip.Addr, ifIndex, size 
 		_, err = c.p6.WriteTo(b, cm, to)
 	}
 	if err != nil {
-		return PingResult{}, fmt.Errorf("send echo: %w", err)
+		c.finish(w, PingResult{}, fmt.Errorf("send echo: %w", err))
 	}
-	select {
-	case r := <-w.ch:
-		return r, nil
-	case <-ctx.Done():
-		return PingResult{}, ctx.Err()
-	case <-c.done:
-		return PingResult{}, errors.New("icmp socket closed")
-	}
+	return cancel
 }
 
 func (c *pingConn) readLoop() {
@@ -356,10 +410,7 @@ func (c *pingConn) deliverError(quoted []byte, from netip.Addr, now time.Time, t
 	if w == nil || w.dst != dst {
 		return
 	}
-	select {
-	case w.ch <- PingResult{RTT: now.Sub(w.sent), Err: errors.New(text)}:
-	default:
-	}
+	c.finish(w, PingResult{RTT: now.Sub(w.sent), Err: errors.New(text)}, nil)
 }
 
 func (c *pingConn) deliver(seq uint16, from netip.Addr, res func(*pingWaiter) PingResult) {
@@ -369,10 +420,7 @@ func (c *pingConn) deliver(seq uint16, from netip.Addr, res func(*pingWaiter) Pi
 	if w == nil || w.dst != from {
 		return
 	}
-	select {
-	case w.ch <- res(w):
-	default:
-	}
+	c.finish(w, res(w), nil)
 }
 
 // quotedEcho extracts destination, identifier and sequence of the echo

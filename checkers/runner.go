@@ -27,10 +27,17 @@ type Options struct {
 	// Log gets one line per check transition. Default: logrus's standard
 	// logger.
 	Log logrus.FieldLogger
-	// MaxConcurrent caps how many checks run at once (each running check
-	// holds one worker goroutine). Default 4096. Checks due while all
-	// workers are busy wait; Status and Observe show the delay.
+	// MaxConcurrent caps how many checks run at once on worker goroutines
+	// (http, https, exec, dns, udp, tcp with send/expect). Default 4096.
+	// Checks due while all workers are busy wait; Status and Observe show
+	// the delay. Plain tcp connects and icmp need no worker: they run on
+	// shared event loops and are not counted.
 	MaxConcurrent int
+	// Resolution is the scheduler's tick: it wakes at most once per
+	// Resolution and starts every check due by then, so checks start up to
+	// Resolution late and thousands of checks a second cost a thousand
+	// wake-ups, not thousands. Default 1ms; negative: wake for every check.
+	Resolution time.Duration
 	// Notify receives every change of an owner's verdict, in order, from
 	// one goroutine owned by Run. It may block: checks keep running and
 	// verdicts queue up meanwhile.
@@ -120,7 +127,8 @@ type Runner struct {
 	notify  func(Verdict)
 	observe func(Observation)
 	max     int
-	pinger  *Pinger
+	res     time.Duration
+	env     *Env
 	// wrap, when set by tests, runs each check (e.g. inside a network
 	// namespace).
 	wrap func(func())
@@ -215,10 +223,16 @@ func NewRunner(o Options) *Runner {
 	if r.max <= 0 {
 		r.max = 4096
 	}
+	switch r.res = o.Resolution; {
+	case r.res == 0:
+		r.res = time.Millisecond
+	case r.res < 0:
+		r.res = 0
+	}
 	if r.rand == nil {
 		r.rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	r.pinger = NewPinger(r.log)
+	r.env = NewEnv(r.log)
 	r.base, r.baseCancel = context.WithCancel(context.Background())
 	return r
 }
@@ -274,7 +288,7 @@ func (r *Runner) Update(regs []Registration) error {
 		if r.checks[key] != nil {
 			continue
 		}
-		c, err := Build(w.def, r.pinger)
+		c, err := Build(w.def, r.env)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -515,7 +529,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.baseCancel()
 		r.workers.Wait()
 		notifier.Wait()
-		_ = r.pinger.Close()
+		_ = r.env.Close()
 		r.mu.Lock()
 		for _, c := range r.checks {
 			if cl, ok := c.run.(closer); ok {
@@ -544,13 +558,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 		for i, j := range batch {
+			if st, ok := j.c.run.(starter); ok {
+				r.startAsync(st, j)
+				continue
+			}
 			if !r.dispatch(j) {
 				r.abandon(batch[i:])
 				return nil
 			}
 		}
 		if next >= 0 {
-			timer.Reset(next)
+			timer.Reset(max(next, r.res))
 		} else {
 			timer.Stop()
 		}
@@ -626,6 +644,24 @@ func (r *Runner) worker(j job) {
 			return
 		}
 	}
+}
+
+// startAsync starts a check that needs no worker; its result comes back
+// through the callback.
+func (r *Runner) startAsync(st starter, j job) {
+	start := r.clock.Now()
+	done := func(res Result) {
+		end := r.clock.Now()
+		r.complete(j.c, j.due, start, end, res)
+		if r.observe != nil {
+			r.observe(Observation{Check: j.c.id, Due: j.due, Start: start, End: end, Result: res})
+		}
+	}
+	if r.wrap != nil {
+		r.wrap(func() { st.start(j.c.ctx, done) })
+		return
+	}
+	st.start(j.c.ctx, done)
 }
 
 func (r *Runner) execute(j job) {

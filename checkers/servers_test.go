@@ -311,10 +311,10 @@ func (s *udpServer) Close() {
 	<-s.done
 }
 
-// mustCheck builds def (pinger may be nil) and runs it once.
-func mustCheck(t testing.TB, def Definition, pinger *Pinger) Result {
+// mustCheck builds def (env may be nil but for icmp) and runs it once.
+func mustCheck(t testing.TB, def Definition, env *Env) Result {
 	t.Helper()
-	c, err := Build(def, pinger)
+	c, err := Build(def, env)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -50,7 +50,10 @@ func (s TCPSpec) Validate() error {
 	return nil
 }
 
-func (s TCPSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, error) {
+func (s TCPSpec) build(t netip.AddrPort, set Settings, env *Env) (Check, error) {
+	if s.Send == "" && s.Expect == "" && env != nil {
+		return &tcpConnect{conn: env.conn, target: t, set: set, graceful: s.GracefulClose}, nil
+	}
 	c := &tcpCheck{
 		spec:    s,
 		addr:    t.String(),
@@ -64,6 +67,30 @@ func (s TCPSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, erro
 		}
 	}
 	return c, nil
+}
+
+// tcpConnect is a plain connect check run by the Env's epoll loop.
+type tcpConnect struct {
+	conn     *connector
+	target   netip.AddrPort
+	set      Settings
+	graceful bool
+}
+
+func (c *tcpConnect) Check(ctx context.Context) Result {
+	ch := make(chan Result, 1)
+	c.start(ctx, func(r Result) { ch <- r })
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		// The connect's own timer ends it; its result is dropped.
+		return Result{Reason: "connect: cancelled"}
+	}
+}
+
+func (c *tcpConnect) start(_ context.Context, done func(Result)) {
+	c.conn.connect(c.target, c.set, c.graceful, done)
 }
 
 type tcpCheck struct {

@@ -57,29 +57,48 @@ func TestTCPCheck(t *testing.T) {
 		{"closes before matching", tcpDef(closer, time.Second, TCPSpec{Expect: "^hello"}), false, `reply "bye" does not match "^hello" (connection closed by peer)`, 0},
 		{"max reply caps the read", tcpDef(banner, time.Second, TCPSpec{Expect: "OpenSSH", MaxReply: 4}), false, `reply "SSH-" does not match "OpenSSH" in 4 bytes`, 0},
 	}
+	// Plain connects run on the Env's epoll loop when there is one, and
+	// through net.Dialer when there is not: both must agree.
+	env := NewEnv(nil)
+	defer env.Close()
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := mustCheck(t, tt.def, nil)
-			if r.OK != tt.ok || r.Reason != tt.reason {
-				t.Fatalf("result %+v, want ok=%v reason %q", r, tt.ok, tt.reason)
+		for _, e := range []*Env{nil, env} {
+			name := tt.name
+			if e != nil {
+				if tt.def.Spec.(TCPSpec).Expect != "" {
+					continue
+				}
+				name += " (epoll)"
 			}
-			if tt.maxLatency > 0 && r.Latency > tt.maxLatency {
-				t.Fatalf("took %v, want under %v", r.Latency, tt.maxLatency)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				r := mustCheck(t, tt.def, e)
+				if r.OK != tt.ok || r.Reason != tt.reason {
+					t.Fatalf("result %+v, want ok=%v reason %q", r, tt.ok, tt.reason)
+				}
+				if tt.maxLatency > 0 && r.Latency > tt.maxLatency {
+					t.Fatalf("took %v, want under %v", r.Latency, tt.maxLatency)
+				}
+			})
+		}
 	}
 }
 
 // By default a check ends its connection with a reset, so the director
 // keeps no TIME_WAIT socket per check; GracefulClose sends a FIN.
 func TestTCPCheckCloses(t *testing.T) {
-	for _, graceful := range []bool{false, true} {
+	env := NewEnv(nil)
+	defer env.Close()
+	for i, graceful := range []bool{false, true, false, true} {
+		e := env
+		if i < 2 {
+			e = nil
+		}
 		got := make(chan error, 1)
 		srv := startTCP(t, "127.0.0.1:0", func(c net.Conn) {
 			_, err := c.Read(make([]byte, 1))
 			got <- err
 		})
-		r := mustCheck(t, tcpDef(srv, time.Second, TCPSpec{GracefulClose: graceful}), nil)
+		r := mustCheck(t, tcpDef(srv, time.Second, TCPSpec{GracefulClose: graceful}), e)
 		if !r.OK {
 			t.Fatalf("graceful=%v: %v", graceful, r)
 		}
@@ -99,22 +118,26 @@ func TestTCPCheckCloses(t *testing.T) {
 }
 
 func TestTCPCheckSourceAddress(t *testing.T) {
+	env := NewEnv(nil)
+	defer env.Close()
 	from := make(chan string, 1)
 	srv := startTCP(t, "127.0.0.1:0", func(c net.Conn) {
 		from <- c.RemoteAddr().String()
 	})
-	def := tcpDef(srv, time.Second, TCPSpec{})
-	def.Settings.Source = mustAddr("127.0.0.77")
-	if r := mustCheck(t, def, nil); !r.OK {
-		t.Fatal(r)
-	}
-	if got := <-from; !strings.HasPrefix(got, "127.0.0.77:") {
-		t.Fatalf("connection came from %s, want 127.0.0.77", got)
-	}
-	// Binding to an interface that does not exist fails the check.
-	def.Settings.Source = mustAddr("127.0.0.1")
-	def.Settings.Interface = "nosuchif0"
-	if r := mustCheck(t, def, nil); r.OK || !strings.Contains(r.Reason, "bind to interface nosuchif0") {
-		t.Fatalf("bind to a missing interface: %v", r)
+	for _, e := range []*Env{nil, env} {
+		def := tcpDef(srv, time.Second, TCPSpec{})
+		def.Settings.Source = mustAddr("127.0.0.77")
+		if r := mustCheck(t, def, e); !r.OK {
+			t.Fatal(r)
+		}
+		if got := <-from; !strings.HasPrefix(got, "127.0.0.77:") {
+			t.Fatalf("connection came from %s, want 127.0.0.77", got)
+		}
+		// Binding to an interface that does not exist fails the check.
+		def.Settings.Source = mustAddr("127.0.0.1")
+		def.Settings.Interface = "nosuchif0"
+		if r := mustCheck(t, def, e); r.OK || r.Reason != "connect: bind to interface nosuchif0: no such device" {
+			t.Fatalf("bind to a missing interface: %v", r)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func (s UDPSpec) Validate() error {
 	return nil
 }
 
-func (s UDPSpec) build(t netip.AddrPort, set Settings, _ *buildEnv) (Check, error) {
+func (s UDPSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 	c := &udpCheck{spec: s, addr: t.String(), timeout: set.Timeout, dialer: newDialer("udp", set)}
 	if s.Expect != "" {
 		var err error
