@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/lvsd
 
-.PHONY: help build test unit lint deps clean
+.PHONY: help build test unit lint deps clean bench-checks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -25,6 +25,11 @@ lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+
+BENCH_CHECKS_FLAGS ?= -kind tcp,http -n 10000 -interval 1s -duration 60s
+bench-checks: ## checkers: 10,000 TCP then HTTP servers checked every second for 60 s (CPU, RSS, delays)
+	$(GO) build -o bin/benchchecks ./checkers/internal/benchchecks
+	bin/benchchecks $(BENCH_CHECKS_FLAGS)
 
 clean: ## remove build output (the lab cache stays)
 	rm -rf bin

@@ -310,12 +310,14 @@ func (r *Runner) Update(regs []Registration) error {
 		hasWeight bool
 	}
 	carry := map[ownerTarget]carried{}
+	added, removed := 0, 0
 	for key, c := range r.checks {
 		if wants[key] != nil {
 			continue
 		}
 		r.stopCheck(c)
 		delete(r.checks, key)
+		removed++
 		for _, o := range c.owners {
 			k := ownerTarget{o, c.def.Target}
 			prev, seen := carry[k]
@@ -371,7 +373,10 @@ func (r *Runner) Update(regs []Registration) error {
 		}
 		heap.Push(&r.queue, c)
 		r.checks[key] = c
-		r.log.WithFields(logrus.Fields{"check": c.id, "owners": len(owners), "first": c.due.Sub(now).Round(time.Millisecond)}).Debug("check added")
+		added++
+	}
+	if added > 0 || removed > 0 {
+		r.log.WithFields(logrus.Fields{"checks": len(r.checks), "added": added, "removed": removed}).Info("checks updated")
 	}
 
 	owners := make(map[string]*ownerState, len(ownerKeys))

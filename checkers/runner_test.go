@@ -128,11 +128,11 @@ func (h *harness) only() Status {
 	return st[0]
 }
 
-// transitions returns the log lines at Info or above.
+// transitions returns the log lines about check transitions.
 func (h *harness) transitions() []string {
 	var out []string
 	for _, e := range h.logs.AllEntries() {
-		if e.Level <= logrus.InfoLevel {
+		if e.Level <= logrus.InfoLevel && e.Data["check"] != nil {
 			out = append(out, e.Message+" "+e.Data["check"].(string)+": "+e.Data["reason"].(string))
 		}
 	}
@@ -634,6 +634,20 @@ func TestRunnerQuietAndStrict(t *testing.T) {
 	}
 	if got := h.transitions(); len(got) != 0 {
 		t.Fatalf("healthy checks logged %q", got)
+	}
+	// A reload that changes nothing logs nothing; one that adds a check
+	// logs one summary line.
+	h.update(good)
+	countUpdates := func() (n int) {
+		for _, e := range h.logs.AllEntries() {
+			if e.Message == "checks updated" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := countUpdates(); n != 1 {
+		t.Fatalf("%d 'checks updated' lines after two updates, one of them a no-op; want 1", n)
 	}
 	if h.obs.Load() != 21 {
 		t.Fatalf("Observe saw %d runs, want 21", h.obs.Load())

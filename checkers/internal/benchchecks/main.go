@@ -233,25 +233,26 @@ func readTargets(path string, c config) ([]checkers.Definition, error) {
 }
 
 type row struct {
-	kind        string
-	checks      int
-	runs        int64
-	failed      int64
-	cores       float64
-	sysFrac     float64
-	peerCores   float64
-	rssMiB      float64
-	heapMiB     float64
-	p50, p99    time.Duration
-	maxDelay    time.Duration
-	killed      int
-	verdicts    int
-	v50, v99    time.Duration
-	vmax        time.Duration
-	detect50    time.Duration
-	detectMax   time.Duration
-	window      time.Duration
-	concurrency int
+	kind       string
+	checks     int
+	runs       int64
+	failed     int64
+	cores      float64
+	sysFrac    float64
+	peerCores  float64
+	rssMiB     float64
+	heapMiB    float64
+	p50, p99   time.Duration
+	maxDelay   time.Duration
+	killed     int
+	verdicts   int
+	v50, v99   time.Duration
+	vmax       time.Duration
+	detect50   time.Duration
+	detectMax  time.Duration
+	window     time.Duration
+	loadBefore string
+	loadAfter  string
 }
 
 func measure(c config, kind string, defs []checkers.Definition, kill func(int) error) (row, error) {
@@ -261,6 +262,12 @@ func measure(c config, kind string, defs []checkers.Definition, kill func(int) e
 	var killedAt atomic.Int64 // unix nanos
 	var vmu sync.Mutex
 	var verdictDelays, detectDelays []time.Duration
+	// The servers stopped for the fall test are the first ones; verdicts
+	// about others (overload timeouts) are not counted.
+	killed := map[string]bool{}
+	for i := 0; i < c.kill && i < len(defs); i++ {
+		killed[defs[i].ID()] = true
+	}
 
 	logger := logrus.New()
 	logger.Out = io.Discard
@@ -279,7 +286,7 @@ func measure(c config, kind string, defs []checkers.Definition, kill func(int) e
 		},
 		Notify: func(v checkers.Verdict) {
 			now := time.Now()
-			if v.Initial || v.Up {
+			if v.Initial || v.Up || !killed[v.Owner] {
 				return
 			}
 			vmu.Lock()
@@ -308,6 +315,7 @@ func measure(c config, kind string, defs []checkers.Definition, kill func(int) e
 	// Warmup spreads first checks over one interval; measure after it.
 	time.Sleep(c.interval + c.interval/2)
 	measuring.Store(true)
+	loadBefore := loadAvg()
 	u0, s0 := cpuSplit()
 	cpu0, wall0 := u0+s0, time.Now()
 	peer0 := peerCPU(c.peerPid)
@@ -323,17 +331,19 @@ func measure(c config, kind string, defs []checkers.Definition, kill func(int) e
 	runtime.ReadMemStats(&ms)
 	wall := wall1.Sub(wall0)
 	out := row{
-		kind:    kind,
-		checks:  len(defs),
-		runs:    runs.Load(),
-		failed:  failed.Load(),
-		cores:   (cpu1 - cpu0).Seconds() / wall.Seconds(),
-		sysFrac: (s1 - s0).Seconds() / (cpu1 - cpu0).Seconds(),
-		rssMiB:  float64(ru.Maxrss) / 1024,
-		heapMiB: float64(ms.HeapInuse) / (1 << 20),
-		p50:     lat.quantile(0.50),
-		p99:     lat.quantile(0.99),
-		window:  wall,
+		kind:       kind,
+		checks:     len(defs),
+		runs:       runs.Load(),
+		failed:     failed.Load(),
+		cores:      (cpu1 - cpu0).Seconds() / wall.Seconds(),
+		sysFrac:    (s1 - s0).Seconds() / (cpu1 - cpu0).Seconds(),
+		rssMiB:     float64(ru.Maxrss) / 1024,
+		heapMiB:    float64(ms.HeapInuse) / (1 << 20),
+		p50:        lat.quantile(0.50),
+		p99:        lat.quantile(0.99),
+		window:     wall,
+		loadBefore: loadBefore,
+		loadAfter:  loadAvg(),
 	}
 	out.maxDelay = lat.max()
 	if c.peerPid > 0 {
@@ -365,6 +375,16 @@ func measure(c config, kind string, defs []checkers.Definition, kill func(int) e
 		vmu.Unlock()
 	}
 	return out, nil
+}
+
+// loadAvg is the host's 1-minute load average: the machine may be shared,
+// and a loaded host shows in the delays.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 func cpuTime() time.Duration {
@@ -410,6 +430,9 @@ func quantiles(ds []time.Duration) (p50, p99, maxv time.Duration) {
 func printTable(w io.Writer, c config, rows []row) {
 	fmt.Fprintf(w, "checkers benchmark: interval %v, timeout %v, window %v, GOMAXPROCS %d, %d CPUs\n",
 		c.interval, c.timeout, c.duration, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-8s host load average before %s, after %s\n", r.kind, r.loadBefore, r.loadAfter)
+	}
 	fmt.Fprintf(w, "%-8s %7s %9s %7s %11s %8s %10s %9s %12s %12s %12s\n",
 		"kind", "checks", "checks/s", "failed", "cpu", "(kernel)", "peak rss", "heap", "delay p50", "delay p99", "delay max")
 	for _, r := range rows {
