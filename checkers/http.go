@@ -2,6 +2,7 @@ package checkers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -194,11 +195,27 @@ func (s HTTPSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 		}
 	}
 	c.digestAlg, c.digest, _ = parseDigest(s.Digest)
-	c.header = make(http.Header, len(s.Header)+1)
-	c.header.Set("User-Agent", "lvsd-check")
+	header := make(http.Header, len(s.Header)+1)
+	header.Set("User-Agent", "lvsd-check")
 	for k, v := range s.Header {
-		c.header.Set(k, v)
+		header.Set(k, v)
 	}
+	// Every run sends the same bytes: render them once.
+	c.req = &http.Request{
+		Method:     s.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Host:       s.Host,
+		Close:      !s.KeepAlive,
+	}
+	var buf bytes.Buffer
+	if err := c.req.Write(&buf); err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	c.wire = buf.Bytes()
 	if !s.TLS {
 		return c, nil
 	}
@@ -286,7 +303,8 @@ type httpCheck struct {
 	dialer    *net.Dialer
 	tls       *tls.Config
 	url       *url.URL
-	header    http.Header
+	req       *http.Request // for parsing the response
+	wire      []byte        // the request as sent
 	regex     *regexp.Regexp
 	digestAlg string
 	digest    string
@@ -435,33 +453,38 @@ func (c *httpCheck) connect(ctx context.Context) (*httpConn, *httpError) {
 		}
 		conn = tc
 	}
-	return &httpConn{Conn: conn, br: bufio.NewReaderSize(conn, 4096)}, nil
+	return &httpConn{Conn: conn}, nil
 }
 
 // exchange writes the request and reads the response head.
 func (c *httpCheck) exchange(conn *httpConn) (*http.Response, *httpError) {
-	req := &http.Request{
-		Method:     c.spec.Method,
-		URL:        c.url,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     c.header,
-		Host:       c.spec.Host,
-		Close:      !c.spec.KeepAlive,
-	}
-	bw := bufio.NewWriterSize(conn, 1024)
-	if err := req.Write(bw); err != nil {
+	if _, err := conn.Write(c.wire); err != nil {
 		return nil, &httpError{phSend, err}
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, &httpError{phSend, err}
+	if conn.br == nil {
+		conn.br = readers.Get().(*bufio.Reader)
+		conn.br.Reset(conn)
 	}
-	resp, err := http.ReadResponse(conn.br, req)
+	resp, err := http.ReadResponse(conn.br, c.req)
 	if err != nil {
 		return nil, &httpError{phHeaders, err}
 	}
 	return resp, nil
+}
+
+// readers recycles response readers: a health check reads little, and
+// thousands of checks a second would otherwise each allocate one.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 2048) }}
+
+// Close closes the connection and recycles its reader.
+func (h *httpConn) Close() error {
+	err := h.Conn.Close()
+	if h.br != nil {
+		h.br.Reset(nil)
+		readers.Put(h.br)
+		h.br = nil
+	}
+	return err
 }
 
 func (c *httpCheck) takeIdle() (*httpConn, bool) {
