@@ -241,7 +241,8 @@ func NewRunner(o Options) *Runner {
 // validated and keyed (Definition.Key); registrations with the same key
 // share one check. A check whose key was already running keeps its state
 // and schedule; a new key starts after a random warmup; a key no longer
-// registered stops (a run in flight is cancelled). A new check that
+// registered stops (a run in flight is cancelled, or for plain tcp and
+// icmp left to its timeout with its result dropped). A new check that
 // replaces a removed one of the same owner and target (a changed
 // definition) starts from the removed one's verdict, so a definition
 // change alone does not flap the owner.

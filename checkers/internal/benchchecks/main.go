@@ -63,9 +63,26 @@ func main() {
 	flag.IntVar(&c.peerPid, "peer-pid", 0, "also report the CPU of this process over the same window (e.g. keepalived's checker)")
 	flag.IntVar(&c.port, "port", 8080, "port the servers listen on")
 	flag.DurationVar(&c.res, "resolution", 0, "the Runner's scheduling resolution (0: its default)")
+	base := flag.String("serve-base", serverBase.String(), "address of the first server")
+	spread := flag.String("spread", "addrs", "servers on consecutive addresses (addrs) or ports (ports)")
+	emitTargets := flag.String("emit-targets", "", "write the servers' target list (for -targets) to this file and exit")
+	emitKeepalived := flag.String("emit-keepalived", "", "write a keepalived.conf checking the same servers (TCP_CHECK or HTTP_GET, same interval, timeout and fall) to this file and exit")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
 	flag.Parse()
 	c.kinds = strings.Split(kinds, ",")
+	var err error
+	if serverBase, err = netip.ParseAddr(*base); err != nil {
+		fmt.Fprintln(os.Stderr, "benchchecks: -serve-base:", err)
+		os.Exit(2)
+	}
+	spreadPorts = *spread == "ports"
+	if *emitTargets != "" || *emitKeepalived != "" {
+		if err := emit(c, *emitTargets, *emitKeepalived); err != nil {
+			fmt.Fprintln(os.Stderr, "benchchecks:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	raiseNoFile()
 	if *cpuprofile != "" && !*serve {
@@ -129,9 +146,31 @@ func raiseNoFile() {
 	_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: want, Max: l.Max})
 }
 
-// serverAddr is the i-th server's address: 127.10.0.1, 127.10.0.2, ...
+// serverBase and spreadPorts place the servers: by default on 127.10.0.1,
+// 127.10.0.2, ... (every 127/8 address is on lo) at one port; with
+// -spread ports on one address at consecutive ports.
+var (
+	serverBase  = netip.MustParseAddr("127.10.0.1")
+	spreadPorts bool
+)
+
+// serverAddr is the i-th server's address.
 func serverAddr(i, port int) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 10 + byte(i/62500), byte(i / 250 % 250), byte(i%250 + 1)}), uint16(port))
+	if spreadPorts {
+		return netip.AddrPortFrom(serverBase, uint16(port+i))
+	}
+	if serverBase.Is4() && serverBase.As4()[0] == 127 {
+		// Skip .0 and .255 so every address looks like a host's.
+		b := serverBase.As4()
+		n := uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]-1)
+		n += uint32(i/250)<<8 + uint32(i%250)
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte(n >> 16), byte(n >> 8), byte(n) + 1}), uint16(port))
+	}
+	a := serverBase
+	for range i {
+		a = a.Next()
+	}
+	return netip.AddrPortFrom(a, uint16(port))
 }
 
 // runKind starts the servers in a child process, checks them, and stops
@@ -141,7 +180,8 @@ func runKind(c config, kind string) (row, error) {
 	var ctl io.WriteCloser
 	var replies *bufio.Scanner
 	if kind != "icmp" {
-		child = exec.Command(os.Args[0], "-serve", "-kind", kind, "-n", strconv.Itoa(c.n), "-port", strconv.Itoa(c.port))
+		child = exec.Command(os.Args[0], "-serve", "-kind", kind, "-n", strconv.Itoa(c.n), "-port", strconv.Itoa(c.port),
+			"-serve-base", serverBase.String(), "-spread", map[bool]string{true: "ports", false: "addrs"}[spreadPorts])
 		child.Stderr = os.Stderr
 		var err error
 		if ctl, err = child.StdinPipe(); err != nil {
@@ -478,6 +518,56 @@ func runServers(kind string, n, port int) error {
 				lns[i].close()
 			}
 			fmt.Println("killed", k)
+		}
+	}
+	return nil
+}
+
+// emit writes the target list and/or a keepalived configuration for the
+// servers -serve starts with the same flags, so that lvsd and keepalived
+// can check the same servers in the kernel lab (keepalived's checker needs
+// IPVS): start the servers with -serve, keepalived with the emitted file,
+// and this program with -targets and -peer-pid set to keepalived's checker
+// process.
+func emit(c config, targets, keepalived string) error {
+	kind := c.kinds[0]
+	if targets != "" {
+		var b strings.Builder
+		for i := range c.n {
+			a := serverAddr(i, c.port)
+			if kind == "icmp" {
+				fmt.Fprintf(&b, "icmp %s\n", a.Addr())
+			} else {
+				fmt.Fprintf(&b, "%s %s\n", kind, a)
+			}
+		}
+		if err := os.WriteFile(targets, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	if keepalived != "" {
+		secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+		var b strings.Builder
+		// One virtual server per 1000 real servers, on 10.255.x.1:80.
+		for i := range c.n {
+			if i%1000 == 0 {
+				if i > 0 {
+					b.WriteString("}\n")
+				}
+				fmt.Fprintf(&b, "virtual_server 10.255.%d.1 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  delay_loop %s\n", i/1000, secs(c.interval))
+			}
+			a := serverAddr(i, c.port)
+			check := "TCP_CHECK {\n      connect_timeout " + secs(c.timeout) + "\n      retry 2\n      delay_before_retry " + secs(c.interval) + "\n    }"
+			if kind == "http" {
+				check = "HTTP_GET {\n      url {\n        path /\n        status_code 200-299\n      }\n      connect_timeout " + secs(c.timeout) + "\n      retry 2\n      delay_before_retry " + secs(c.interval) + "\n    }"
+			}
+			fmt.Fprintf(&b, "  real_server %s %d {\n    weight 1\n    %s\n  }\n", a.Addr(), a.Port(), check)
+		}
+		if c.n > 0 {
+			b.WriteString("}\n")
+		}
+		if err := os.WriteFile(keepalived, []byte(b.String()), 0o644); err != nil {
+			return err
 		}
 	}
 	return nil
