@@ -217,7 +217,36 @@ func runKind(c config, kind string) (row, error) {
 			return nil
 		}
 	}
-	return measure(c, kind, defs, kill)
+	r, err := measure(c, kind, defs, kill)
+	if err == nil && kind == "tcp" {
+		// After the fall test the first c.kill servers are gone.
+		r.floor = connectFloor(serverAddr(min(c.kill, c.n-1), c.port), 20000)
+	}
+	return r, err
+}
+
+// connectFloor measures the CPU a bare blocking connect + reset close
+// costs this process against a server in another process: the kernel's
+// share of a tcp check (on loopback it includes the server side's
+// handshake, run in the connecting process's softirq).
+func connectFloor(a netip.AddrPort, n int) time.Duration {
+	sa := &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := cpuTime()
+	for range n {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0
+		}
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		err = unix.Connect(fd, sa)
+		unix.Close(fd)
+		if err != nil {
+			return 0
+		}
+	}
+	return (cpuTime() - start) / time.Duration(n)
 }
 
 func definition(kind string, a netip.AddrPort, path string, c config) checkers.Definition {
@@ -293,6 +322,7 @@ type row struct {
 	window     time.Duration
 	loadBefore string
 	loadAfter  string
+	floor      time.Duration // CPU per bare connect + reset close
 }
 
 func measure(c config, kind string, defs []checkers.Definition, kill func(int) error) (row, error) {
@@ -482,6 +512,13 @@ func printTable(w io.Writer, c config, rows []row) {
 		if c.peerPid > 0 {
 			fmt.Fprintf(w, "%-8s peer pid %d used %.3f core over the same window (ratio peer/lvsd %.2f)\n",
 				"", c.peerPid, r.peerCores, r.peerCores/r.cores)
+		}
+	}
+	for _, r := range rows {
+		if r.floor > 0 {
+			rate := float64(r.runs) / r.window.Seconds()
+			fmt.Fprintf(w, "%-8s floor: a bare blocking connect + reset close costs %v of CPU here, %.3f core at %.0f/s (%.0f%% of the checker's)\n",
+				r.kind, r.floor.Round(100*time.Nanosecond), r.floor.Seconds()*rate, rate, 100*r.floor.Seconds()*rate/r.cores)
 		}
 	}
 	for _, r := range rows {
