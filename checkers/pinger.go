@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -40,15 +41,11 @@ type Pinger struct {
 func NewPinger(log logrus.FieldLogger) *Pinger {
 	if log == nil {
 		l := logrus.New()
-		l.Out = discard{}
+		l.Out = io.Discard
 		log = l
 	}
 	return &Pinger{log: log.WithField("component", "checkers")}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Close closes the sockets and stops their readers; pings in flight fail.
 func (p *Pinger) Close() error {

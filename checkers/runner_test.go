@@ -744,7 +744,7 @@ func TestRunnerRealClock(t *testing.T) {
 	if d := wait(false); d > 2*time.Second {
 		t.Errorf("down after %v with 3 x 20ms", d)
 	}
-	srv = startTCP(t, srv.Addr().String(), nil)
+	startTCP(t, srv.Addr().String(), nil) // closed by the test cleanup
 	if d := wait(true); d > 2*time.Second {
 		t.Errorf("up after %v with 2 x 20ms", d)
 	}
