@@ -761,3 +761,82 @@ func TestRunnerRealClock(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 }
+
+// While the verdict is in doubt checks run every RetryInterval, otherwise
+// every Interval.
+func TestRunnerRetryInterval(t *testing.T) {
+	srv := startTCP(t, "127.0.0.1:0", nil)
+	h := newHarness(t, nil)
+	h.start()
+	def := Definition{Target: srv.Addr(), Settings: Settings{Interval: 10 * time.Second, RetryInterval: time.Second, Warmup: -1, Fall: 3, Rise: 2}, Spec: TCPSpec{}}
+	h.update(Registration{Owner: "o", Check: def})
+	h.next()
+	if st := h.only(); !st.Next.Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("healthy: next run at %v, want +10s", st.Next.Sub(t0))
+	}
+	srv.Close()
+	h.step(10 * time.Second) // first failure
+	if st := h.only(); st.Doubt != 1 || !st.Next.Equal(t0.Add(11*time.Second)) {
+		t.Fatalf("in doubt: doubt %d, next at +%v, want 1 and +11s", st.Doubt, st.Next.Sub(t0))
+	}
+	h.step(time.Second)
+	h.step(time.Second) // third failure: down, and no longer in doubt
+	if st := h.only(); st.Up || st.Doubt != 0 || !st.Next.Equal(t0.Add(22*time.Second)) {
+		t.Fatalf("down: %+v, want next at +22s", st)
+	}
+}
+
+// A Notify that blocks does not stop the checks; the verdicts wait, and
+// arrive in order with increasing Seq.
+func TestRunnerSlowNotify(t *testing.T) {
+	srv := startTCP(t, "127.0.0.1:0", nil)
+	addr := srv.Addr()
+	release := make(chan struct{})
+	got := make(chan Verdict, 100)
+	h := newHarness(t, func(o *Options) {
+		o.Notify = func(v Verdict) {
+			<-release
+			got <- v
+		}
+	})
+	h.start()
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	h.update(Registration{Owner: "o", Check: Definition{Target: addr, Settings: fast(Settings{Fall: 1, Rise: 1}), Spec: TCPSpec{}}})
+	for i := range 6 {
+		if i%2 == 0 {
+			srv.Close()
+		} else {
+			srv = startTCP(t, addr.String(), nil)
+		}
+		h.step(time.Second)
+	}
+	if st := h.only(); st.Runs != 7 || st.Transitions != 6 {
+		t.Fatalf("with Notify blocked: %+v", st)
+	}
+	close(release)
+	var seq uint64
+	for i := range 7 {
+		var v Verdict
+		select {
+		case v = <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("verdict %d not delivered", i)
+		}
+		if v.Seq <= seq {
+			t.Fatalf("verdict %d has Seq %d after %d", i, v.Seq, seq)
+		}
+		seq = v.Seq
+		if want := i%2 == 0; v.Up != want {
+			t.Fatalf("verdict %d: up=%v, want %v", i, v.Up, want)
+		}
+	}
+	if v, _ := h.r.State("o"); v.Seq != seq {
+		t.Fatalf("State Seq %d, last delivered %d", v.Seq, seq)
+	}
+}
