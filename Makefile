@@ -5,7 +5,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/lvsd
 LAB      := $(GO) run ./test/lab/cmd/kernellab
 
-.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs
+.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,6 +38,11 @@ lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+
+BENCH_CHECKS_FLAGS ?= -kind tcp,http -n 10000 -interval 1s -duration 60s
+bench-checks: ## checkers: 10,000 TCP then HTTP servers checked every second for 60 s (CPU, RSS, delays)
+	$(GO) build -o bin/benchchecks ./checkers/internal/benchchecks
+	bin/benchchecks $(BENCH_CHECKS_FLAGS)
 
 clean: ## remove build output (the lab cache stays)
 	rm -rf bin
