@@ -92,8 +92,9 @@ func hostKernel(cacheDir string) (*Kernel, bool) {
 }
 
 // debianKernel returns Debian's kernel package, unpacked in the cache. It
-// downloads only when the package named by linux-image-amd64 (or by
-// LVSD_LAB_KERNEL_PACKAGE) is not in the cache yet.
+// downloads only when the package named by linux-image-amd64 (or by the
+// meta-package LVSD_LAB_KERNEL_META, e.g. linux-image-6.12-amd64, or the
+// versioned LVSD_LAB_KERNEL_PACKAGE) is not in the cache yet.
 func debianKernel(ctx context.Context, cacheDir string, logf func(string, ...any)) (*Kernel, error) {
 	kdir := filepath.Join(cacheDir, "kernel")
 	if err := os.MkdirAll(kdir, 0o755); err != nil {
@@ -123,6 +124,19 @@ func debianKernel(ctx context.Context, cacheDir string, logf func(string, ...any
 	return fetchKernel(ctx, kdir, pkg, logf)
 }
 
+const defaultKernelMeta = "linux-image-amd64"
+
+// kernelMeta is the meta-package that names the kernel to boot: Debian's
+// default kernel unless LVSD_LAB_KERNEL_META picks another series (make test
+// also runs the ipvs tests on linux-image-6.12-amd64, whose IPVS has the
+// twos scheduler that 6.1 lacks).
+func kernelMeta() string {
+	if m := os.Getenv("LVSD_LAB_KERNEL_META"); m != "" {
+		return m
+	}
+	return defaultKernelMeta
+}
+
 // aptLists is where apt keeps the package lists; its modification time
 // changes with every apt-get update.
 const aptLists = "/var/lib/apt/lists"
@@ -131,6 +145,9 @@ const aptLists = "/var/lib/apt/lists"
 // (apt-cache takes a second) until the apt lists change.
 func resolveKernelPackageCached(ctx context.Context, kdir string, logf func(string, ...any)) (string, error) {
 	memo := filepath.Join(kdir, "resolved")
+	if m := kernelMeta(); m != defaultKernelMeta {
+		memo += "-" + m
+	}
 	stamp := func() string {
 		st, err := os.Stat(aptLists)
 		if err != nil {
@@ -155,7 +172,7 @@ func resolveKernelPackageCached(ctx context.Context, kdir string, logf func(stri
 // depends on (linux-image-6.1.0-56-amd64). This reads the local apt lists
 // only; when they are missing it runs apt-get update once (root only).
 func resolveKernelPackage(ctx context.Context, logf func(string, ...any)) (string, error) {
-	meta := "linux-image-amd64"
+	meta := kernelMeta()
 	try := func() (string, error) {
 		out, err := exec.CommandContext(ctx, "apt-cache", "depends", meta).CombinedOutput()
 		if err != nil {

@@ -47,7 +47,7 @@ func prepareVM(ctx context.Context, spec Spec) (*Machine, error) {
 		return nil, fmt.Errorf("lab cache %s: %w", spec.CacheDir, err)
 	}
 	k, ok := hostKernel(spec.CacheDir)
-	if !ok || os.Getenv("LVSD_LAB_KERNEL_PACKAGE") != "" {
+	if !ok || os.Getenv("LVSD_LAB_KERNEL_PACKAGE") != "" || os.Getenv("LVSD_LAB_KERNEL_META") != "" {
 		var err error
 		if k, err = debianKernel(ctx, spec.CacheDir, logf); err != nil {
 			return nil, fmt.Errorf("%w: no kernel with IPVS to boot: %v", ErrUnavailable, err)
