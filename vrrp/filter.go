@@ -87,9 +87,9 @@ func (f *Filter) Check(r Received) (Advert, error) {
 	return a, nil
 }
 
-// Reason extracts the drop reason from an error returned by ParseAdvert or
+// DropReasonOf extracts the drop reason from an error returned by ParseAdvert or
 // Filter.Check (DropNone for nil or other errors).
-func Reason(err error) DropReason {
+func DropReasonOf(err error) DropReason {
 	if de, ok := err.(*DropError); ok {
 		return de.Reason
 	}

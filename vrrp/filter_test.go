@@ -89,7 +89,7 @@ func TestFilterCheck(t *testing.T) {
 				}
 				return
 			}
-			if Reason(err) != tt.want {
+			if DropReasonOf(err) != tt.want {
 				t.Fatalf("got %v, want a %v drop", err, tt.want)
 			}
 		})

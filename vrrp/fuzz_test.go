@@ -37,7 +37,7 @@ func FuzzParseAdvert(f *testing.F) {
 		}
 		a, err := ParseAdvert(msg, src, dst)
 		if err != nil {
-			if Reason(err) == DropNone {
+			if DropReasonOf(err) == DropNone {
 				t.Fatalf("error without a drop reason: %v", err)
 			}
 			return

@@ -146,7 +146,7 @@ func TestV3ChecksumNeedsPseudoHeader(t *testing.T) {
 		t.Fatalf("unicast checksum: %v", err)
 	}
 	_, err := ParseAdvert(msg, src, Group4)
-	if Reason(err) != DropChecksum {
+	if DropReasonOf(err) != DropChecksum {
 		t.Fatalf("against the group address: %v, want a checksum drop", err)
 	}
 }
@@ -243,7 +243,7 @@ func TestIPv6RoundTrip(t *testing.T) {
 	if !advertEqual(got, a) {
 		t.Fatalf("got %+v, want %+v", got, a)
 	}
-	if _, err := ParseAdvert(b, netip.MustParseAddr("fe80::2"), Group6); Reason(err) != DropChecksum {
+	if _, err := ParseAdvert(b, netip.MustParseAddr("fe80::2"), Group6); DropReasonOf(err) != DropChecksum {
 		t.Fatalf("other source: %v, want checksum drop", err)
 	}
 }
