@@ -34,7 +34,7 @@ type annDev struct {
 	v4     []netip.Addr
 	v6     []netip.Addr
 	eth    *packet.Conn     // send-only: bound to protocol 0, receives nothing
-	icmp   *icmp.PacketConn // ICMPv6 for neighbour adverts
+	icmp   net.PacketConn   // ICMPv6 for neighbour adverts
 	nd     *ipv6.PacketConn // the same socket with IPv6 options
 	ll     netip.Addr       // link-local source of neighbour adverts
 	router bool             // forwarding on: set the router flag
@@ -87,11 +87,11 @@ func (d *annDev) open(linkLocal func(*net.Interface) (netip.Addr, error)) error 
 			return err
 		}
 		d.ll = ll
-		c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
 		if err != nil {
 			return fmt.Errorf("neighbour advert socket on %s: %w", d.ifi.Name, err)
 		}
-		d.icmp, d.nd = c, c.IPv6PacketConn()
+		d.icmp, d.nd = c, ipv6.NewPacketConn(c)
 		var block ipv6.ICMPFilter
 		block.SetAll(true) // send only
 		for _, f := range []func() error{

@@ -94,6 +94,7 @@ type Instance struct {
 	running bool
 
 	announceCancel context.CancelFunc
+	lastReannounce time.Time
 	announceDone   chan struct{}
 	dropLog        map[DropReason]time.Time
 }
@@ -394,7 +395,9 @@ func (i *Instance) Run(ctx context.Context) error {
 				i.log.Warn("link state subscription ended; interface tracking stopped")
 				continue
 			}
-			i.tracks.set(ls.key(), ls.up)
+			if i.tracks.set(ls.key(), ls.up) {
+				i.log.WithFields(logrus.Fields{"interface": ls.name, "up": ls.up, "link": ls.detail}).Info("link state changed")
+			}
 			i.applyTracking()
 		case err := <-readErr:
 			if done == nil {
@@ -484,6 +487,9 @@ func (i *Instance) apply(ctx context.Context, timer Timer) {
 	rd := i.m.Ready()
 	if rd.Own {
 		i.own(ctx)
+	}
+	if rd.Announce && !rd.Own {
+		i.reannounce(ctx)
 	}
 	for _, p := range rd.Adverts {
 		i.send(p)
@@ -584,6 +590,20 @@ func (i *Instance) own(ctx context.Context) {
 		defer close(done)
 		i.announceLoop(actx, g.Repeat-first)
 	}()
+}
+
+// reannounce repeats the takeover announcements when a master hears a
+// lower-priority master (a healed partition): the LAN's ARP caches may point
+// at the other router. At most once a second, so a router that cannot hear
+// us does not cause a storm.
+func (i *Instance) reannounce(ctx context.Context) {
+	now := i.clock.Now()
+	if !i.lastReannounce.IsZero() && now.Sub(i.lastReannounce) < time.Second {
+		return
+	}
+	i.lastReannounce = now
+	i.log.Info("lower-priority master heard: announcing the virtual addresses again")
+	i.own(ctx)
 }
 
 func (i *Instance) announceLoop(ctx context.Context, rest int) {
@@ -757,6 +777,12 @@ func (e *eventQueue) loop(ctx context.Context) {
 		if !has {
 			select {
 			case <-ctx.Done():
+				e.mu.Lock()
+				pending := len(e.q) > 0
+				e.mu.Unlock()
+				if pending {
+					continue
+				}
 				return
 			case <-e.wake:
 			}
@@ -765,6 +791,25 @@ func (e *eventQueue) loop(ctx context.Context) {
 		select {
 		case e.out <- ev:
 		case <-ctx.Done():
+			e.flush(ev)
+			return
+		}
+	}
+}
+
+// flush offers the events still queued at stop (the final transition) to
+// a reader for up to 200ms; a reader that is not there loses them.
+func (e *eventQueue) flush(first Event) {
+	e.mu.Lock()
+	rest := append([]Event{first}, e.q...)
+	e.q = nil
+	e.mu.Unlock()
+	t := time.NewTimer(200 * time.Millisecond)
+	defer t.Stop()
+	for _, ev := range rest {
+		select {
+		case e.out <- ev:
+		case <-t.C:
 			return
 		}
 	}

@@ -12,8 +12,9 @@ import (
 // linkState is an interface's state as tracking sees it: up when
 // administratively up and running (carrier), as keepalived judges it.
 type linkState struct {
-	name string
-	up   bool
+	name   string
+	up     bool
+	detail string // flags and operational state, for the log
 }
 
 func (l linkState) key() string { return string(TrackInterface) + ":" + l.name }
@@ -100,8 +101,9 @@ func (l *netlinkLinks) loop() {
 				continue
 			}
 			last[a.Name] = up
+			detail := fmt.Sprintf("flags %v running=%v lower_up=%v oper %v", a.Flags, a.RawFlags&unix.IFF_RUNNING != 0, a.RawFlags&unix.IFF_LOWER_UP != 0, a.OperState)
 			select {
-			case l.out <- linkState{name: a.Name, up: up}:
+			case l.out <- linkState{name: a.Name, up: up, detail: detail}:
 			case <-l.done:
 				return
 			}

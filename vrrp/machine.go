@@ -66,14 +66,18 @@ type Ready struct {
 	Adverts     []uint8 // priorities of adverts to send now
 	Transitions []Transition
 	Own         bool // add the virtual addresses, send gratuitous ARP / NA
-	Release     bool // remove the virtual addresses
+	// Announce asks for the addresses to be announced again: a master heard
+	// a lower-priority master (a partition healed), whose announcements may
+	// have won the LAN's ARP caches (keepalived's garp_lower_prio_repeat).
+	Announce bool
+	Release  bool // remove the virtual addresses
 	// Deadline is when to call Tick next; zero means no timer runs.
 	Deadline time.Time
 }
 
 // Empty reports whether r asks for nothing.
 func (r Ready) Empty() bool {
-	return len(r.Adverts) == 0 && len(r.Transitions) == 0 && !r.Own && !r.Release
+	return len(r.Adverts) == 0 && len(r.Transitions) == 0 && !r.Own && !r.Release && !r.Announce
 }
 
 // MachineConfig is what the state machine needs to know about its router.
@@ -366,6 +370,10 @@ func (m *Machine) stepMaster(now time.Time, src netip.Addr, a Advert) {
 		if a.Priority == 255 && m.prio == 255 {
 			detail += ": two address owners, fix the configuration"
 		}
+		// One last advert of ours (keepalived's higher_prio_send_advert):
+		// the winner hears that there were two masters and announces
+		// itself again, winning back ARP caches our announcements took.
+		m.rd.Adverts = append(m.rd.Adverts, m.prio)
 		m.becomeBackup(now, why, detail, src)
 		if m.cfg.Version == 3 {
 			m.masterAdverInterval = a.Interval
@@ -379,6 +387,7 @@ func (m *Machine) stepMaster(now time.Time, src netip.Addr, a Advert) {
 		return // our own address: a duplicate router or a loop; ignore
 	}
 	m.rd.Adverts = append(m.rd.Adverts, m.prio)
+	m.rd.Announce = true
 }
 
 // Tick fires whatever timers are due at now.

@@ -133,6 +133,7 @@ func TestMachineTransitions(t *testing.T) {
 		reason   Reason // of the last transition; "" = no transition
 		deadline time.Duration
 		noTimer  bool
+		announce bool
 	}{
 		{name: "start: backup waits Master_Down_Interval", cfg: v3, in: start(0),
 			state: Backup, reason: ReasonStartup, deadline: mdi},
@@ -183,19 +184,19 @@ func TestMachineTransitions(t *testing.T) {
 		{name: "master: late tick does not drift", cfg: v3, setup: becomeMaster, in: tick(mdi + time.Second + 30*ms),
 			state: Master, adverts: []uint8{100}, deadline: mdi + 2*time.Second},
 		{name: "master: higher priority makes backup", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrLow, adv(101, 500*ms)),
-			state: Backup, release: true, reason: ReasonHigherPriority, deadline: 4*time.Second + MasterDownInterval(3, 100, 500*ms)},
+			state: Backup, adverts: []uint8{100}, release: true, reason: ReasonHigherPriority, deadline: 4*time.Second + MasterDownInterval(3, 100, 500*ms)},
 		{name: "master: equal priority higher address makes backup", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrHigh, adv(100, time.Second)),
-			state: Backup, release: true, reason: ReasonEqualPriority, deadline: 4*time.Second + mdi},
+			state: Backup, adverts: []uint8{100}, release: true, reason: ReasonEqualPriority, deadline: 4*time.Second + mdi},
 		{name: "master: equal priority lower address answered", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrLow, adv(100, time.Second)),
-			state: Master, adverts: []uint8{100}, deadline: mdi + time.Second},
-		{name: "master: lower priority answered", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrHigh, adv(99, time.Second)),
-			state: Master, adverts: []uint8{100}, deadline: mdi + time.Second},
+			state: Master, adverts: []uint8{100}, announce: true, deadline: mdi + time.Second},
+		{name: "master: lower priority answered and re-announced", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrHigh, adv(99, time.Second)),
+			state: Master, adverts: []uint8{100}, announce: true, deadline: mdi + time.Second},
 		{name: "master: priority 0 answered and timer reset", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrHigh, adv(0, time.Second)),
 			state: Master, adverts: []uint8{100}, deadline: 5 * time.Second},
 		{name: "master: own address ignored", cfg: v3, setup: becomeMaster, in: recv(4*time.Second, addrMe, adv(100, time.Second)),
 			state: Master, deadline: mdi + time.Second},
 		{name: "owner: second owner with higher address wins", cfg: owner, setup: []op{start(0)}, in: recv(500*ms, addrHigh, adv(255, time.Second)),
-			state: Backup, release: true, reason: ReasonEqualPriority, deadline: 500*ms + MasterDownInterval(3, 255, time.Second)},
+			state: Backup, adverts: []uint8{255}, release: true, reason: ReasonEqualPriority, deadline: 500*ms + MasterDownInterval(3, 255, time.Second)},
 
 		{name: "shutdown master: priority 0 and release", cfg: v3, setup: becomeMaster, in: shutdown(5 * time.Second),
 			state: Init, adverts: []uint8{0}, release: true, reason: ReasonShutdown, noTimer: true},
@@ -255,8 +256,8 @@ func TestMachineTransitions(t *testing.T) {
 			if !slices.Equal(rd.Adverts, tt.adverts) {
 				t.Errorf("adverts %v, want %v", rd.Adverts, tt.adverts)
 			}
-			if rd.Own != tt.own || rd.Release != tt.release {
-				t.Errorf("own %v release %v, want %v %v", rd.Own, rd.Release, tt.own, tt.release)
+			if rd.Own != tt.own || rd.Release != tt.release || rd.Announce != tt.announce {
+				t.Errorf("own %v release %v announce %v, want %v %v %v", rd.Own, rd.Release, rd.Announce, tt.own, tt.release, tt.announce)
 			}
 			var reason Reason
 			if n := len(rd.Transitions); n > 0 {
