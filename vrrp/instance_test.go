@@ -220,7 +220,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestInstanceElectionAndHandover(t *testing.T) {
 	lan := &memLAN{}
 	intv := 30 * time.Millisecond
-	a := startMem(t, lan, "10.9.0.1", memConfig("a", 150, intv))
+	// Priorities far apart: a's Master_Down_Interval is 18ms shorter, so b
+	// never becomes master first (which would make a announce twice).
+	a := startMem(t, lan, "10.9.0.1", memConfig("a", 250, intv))
 	b := startMem(t, lan, "10.9.0.2", memConfig("b", 100, intv))
 	a.run(t)
 	b.run(t)
@@ -229,7 +231,7 @@ func TestInstanceElectionAndHandover(t *testing.T) {
 	if !a.owner.isOwned() || b.owner.isOwned() || b.inst.Status().State != Backup {
 		t.Fatalf("a owns %v, b owns %v state %v", a.owner.isOwned(), b.owner.isOwned(), b.inst.Status().State)
 	}
-	if s := b.inst.Status(); s.Master != netip.MustParseAddr("10.9.0.1") || s.MasterPriority != 150 {
+	if s := b.inst.Status(); s.Master != netip.MustParseAddr("10.9.0.1") || s.MasterPriority != 250 {
 		t.Fatalf("b sees master %v/%d", s.Master, s.MasterPriority)
 	}
 	if a.owner.announces != 5 {
