@@ -371,9 +371,16 @@ func (p *procNode) transitions() []string {
 	return out
 }
 
-func (p *procNode) waitState(d time.Duration, state string) nodeLine {
+// waitState waits until the node's current state is state.
+func (p *procNode) waitState(d time.Duration, state string) {
 	p.t.Helper()
-	return p.waitLine(d, func(l nodeLine) bool { return l.Ev == "state" && l.State == state })
+	deadline := time.Now().Add(d)
+	for p.state() != state {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("lvsd %s is %s after %v, want %s (went through %v)", p.name, p.state(), d, state, p.transitions())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func (p *procNode) signal(s syscall.Signal) {
