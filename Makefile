@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/lvsd
 
-.PHONY: help build test unit lint deps clean
+.PHONY: help build test unit lint deps clean bench-failover
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -28,3 +28,6 @@ lint: ## gofmt, go vet, staticcheck
 
 clean: ## remove build output (the lab cache stays)
 	rm -rf bin
+
+bench-failover: deps ## VRRP failover, lvsd vs keepalived in namespaces (root; a few minutes)
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFailover$$' -benchtime 1x -timeout 30m ./vrrp

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Event is a state transition of an instance, as Instance.Events delivers
@@ -95,6 +96,7 @@ type Instance struct {
 
 	announceCancel context.CancelFunc
 	lastReannounce time.Time
+	deadline       time.Time // the machine's current deadline
 	announceDone   chan struct{}
 	dropLog        map[DropReason]time.Time
 }
@@ -386,7 +388,7 @@ func (i *Instance) Run(ctx context.Context) error {
 		case r := <-pkts:
 			i.receive(r)
 		case <-timer.C():
-			i.m.Tick(i.clock.Now())
+			i.onTimer()
 		case <-i.wake:
 			i.applyInbox()
 		case ls, ok := <-linkCh:
@@ -414,6 +416,31 @@ func (i *Instance) Run(ctx context.Context) error {
 		i.apply(bg, timer)
 	}
 	return nil
+}
+
+// precisionLead is how early the runtime timer is set before a backup's
+// Master_Down_Timer: Go's poller sleeps in whole milliseconds, so its timers
+// fire up to a millisecond late; the rest is slept with nanosleep, which is
+// precise to tens of microseconds.
+const precisionLead = 2 * time.Millisecond
+
+// precise reports whether the current deadline deserves a precise wake: the
+// backup's Master_Down_Timer (the takeover moment) with the real clock.
+// Adverts of a master do not need it.
+func (i *Instance) precise() bool {
+	_, real := i.clock.(RealClock)
+	return real && i.m.State() == Backup
+}
+
+func (i *Instance) onTimer() {
+	if i.precise() && !i.deadline.IsZero() {
+		if d := time.Until(i.deadline); d > 0 && d <= precisionLead {
+			ts := unix.NsecToTimespec(d.Nanoseconds())
+			for unix.Nanosleep(&ts, &ts) == unix.EINTR {
+			}
+		}
+	}
+	i.m.Tick(i.clock.Now())
 }
 
 // receive filters a packet and feeds the state machine.
@@ -498,8 +525,14 @@ func (i *Instance) apply(ctx context.Context, timer Timer) {
 		i.release()
 	}
 	timer.Stop()
+	i.deadline = rd.Deadline
 	if !rd.Deadline.IsZero() {
-		timer.Reset(max(0, rd.Deadline.Sub(i.clock.Now())))
+		d := rd.Deadline.Sub(i.clock.Now())
+		if i.precise() && d > precisionLead {
+			// Wake early and sleep the rest precisely (see onTimer).
+			d -= precisionLead
+		}
+		timer.Reset(max(0, d))
 	}
 	for _, tr := range rd.Transitions {
 		i.record(tr)

@@ -60,6 +60,14 @@ func newLab(t testing.TB, n int) *lab {
 	t.Helper()
 	l := &lab{t: t}
 	l.sw = nstest.New(t, "sw")
+	// The bridge comes first so the switch-side veth ends get other
+	// interface indexes than the node-side ends (2 in every namespace).
+	// The kernel treats a carrier change of a veth whose index equals its
+	// peer's as non-urgent and reports it up to a second late; real links
+	// and unequal indexes are handled at once.
+	if err := l.sw.Netlink().LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
+		t.Fatalf("bridge in %s: %v", l.sw.Name, err)
+	}
 	ports := []string{}
 	for i := 1; i <= n; i++ {
 		ns := nstest.New(t, fmt.Sprintf("n%d", i))
@@ -90,7 +98,22 @@ func newLab(t testing.TB, n int) *lab {
 	nstest.Veth(t, l.client, "eth0", l.sw, "pc")
 	l.client.Addr(t, "eth0", "10.200.0.50/24")
 	l.client.Addr(t, "eth0", "fd00:200::50/64")
-	l.sw.Bridge(t, "br0", append(ports, "pc")...)
+	br, err := l.sw.Netlink().LinkByName("br0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(ports, "pc") {
+		pl, err := l.sw.Netlink().LinkByName(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.sw.Netlink().LinkSetMaster(pl, br); err != nil {
+			t.Fatalf("enslave %s: %v", p, err)
+		}
+	}
+	if err := l.sw.LinkUp("br0"); err != nil {
+		t.Fatal(err)
+	}
 	// The bridge forwards at once (no STP listening delay on new ports).
 	for _, p := range append(ports, "pc") {
 		waitLinkUp(t, l.sw, p)
@@ -428,6 +451,7 @@ func startEcho(t testing.TB, ns *nstest.NS, name string) {
 		t.Fatalf("echo responder in %s: %v", ns.Name, err)
 	}
 	t.Cleanup(func() { pc.Close() })
+	bigBuffers(t, pc)
 	go func() {
 		buf := make([]byte, 64)
 		for {
@@ -441,6 +465,27 @@ func startEcho(t testing.TB, ns *nstest.NS, name string) {
 			}
 		}
 	}()
+}
+
+// bigBuffers gives a harness socket 8MB of buffers, so a moment when
+// the test process is not scheduled delays replies instead of dropping them
+// (which would count as an outage of the daemon under test).
+func bigBuffers(t testing.TB, pc net.PacketConn) {
+	rc, err := pc.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	rc.Control(func(fd uintptr) {
+		for _, o := range []int{unix.SO_RCVBUFFORCE, unix.SO_SNDBUFFORCE} {
+			if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o, 8<<20); err != nil {
+				serr = err
+			}
+		}
+	})
+	if serr != nil {
+		t.Fatalf("socket buffers: %v", serr)
+	}
 }
 
 // prober sends a UDP probe to the VIP every interval and records which
@@ -472,6 +517,7 @@ func (l *lab) startProbe(vip netip.Addr, interval time.Duration) *prober {
 	}); err != nil {
 		l.t.Fatal(err)
 	}
+	bigBuffers(l.t, p.pc)
 	p.done.Add(2)
 	go func() {
 		defer p.done.Done()
@@ -569,6 +615,23 @@ func (p *prober) outage(from, to time.Time) (time.Duration, string) {
 	return worst, node
 }
 
+// answered reports whether node answers a probe within d.
+func (p *prober) answered(d time.Duration, node string) bool {
+	start := time.Now()
+	for time.Since(start) < d {
+		p.mu.Lock()
+		for k := len(p.replies) - 1; k >= 0 && !p.replies[k].at.Before(start); k-- {
+			if p.replies[k].node == node {
+				p.mu.Unlock()
+				return true
+			}
+		}
+		p.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
 // waitAnswer waits until node answers a probe sent after now.
 func (p *prober) waitAnswer(t testing.TB, d time.Duration, node string) time.Time {
 	t.Helper()
@@ -625,6 +688,9 @@ func startSniffer(t testing.TB, ns *nstest.NS, dev string) *sniffer {
 			return err
 		}
 		if err := unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
+			return err
+		}
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20); err != nil {
 			return err
 		}
 		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
@@ -772,6 +838,27 @@ func (s *sniffer) announcements(vip netip.Addr, mac net.HardwareAddr, after time
 	return s.find(func(p sniffed) bool {
 		return (p.kind == "garp" || p.kind == "na") && p.target == vip && p.srcMAC.String() == mac.String() && !p.at.Before(after)
 	})
+}
+
+// waitNextAdvert waits for an advert from src (priority > 0) that arrives
+// after t, polling every 100µs.
+func (s *sniffer) waitNextAdvert(t testing.TB, src netip.Addr, after time.Time, d time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		s.mu.Lock()
+		for k := len(s.pkts) - 1; k >= 0 && s.pkts[k].at.After(after); k-- {
+			if p := s.pkts[k]; p.kind == "vrrp" && p.src == src && p.prio > 0 {
+				s.mu.Unlock()
+				return p.at
+			}
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no advert from %v within %v", src, d)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // takeover is when node's first announcement of vip after t reached the

@@ -195,18 +195,18 @@ func TestNSLinkCut(t *testing.T) {
 	n1.waitState(time.Second, "FAULT")
 	l.waitHolders(time.Second, vip, "n2")
 
-	// Mend the link. The bridge forwards on the port only once the
-	// kernel's link watch has processed its carrier (up to a second for
-	// these veths), while n1 may see its carrier at once: n1 can come back
-	// as a second master for a moment. What matters is the end state: n1
-	// master, the only holder, and the client back on n1.
+	// Mend the link: n1 comes back as backup and preempts n2 after its
+	// Master_Down_Interval.
 	mend := time.Now()
 	l.mendLink("n1")
-	waitLinkUp(t, l.sw, l.node("n1").port)
 	n1.waitState(3*time.Second, "MASTER")
-	l.waitHolders(3*time.Second, vip, "n1")
+	back := l.takeover("n1", vip, mend)
+	requireWithin(t, "preemption after the link came back", back.Sub(mend), MasterDownInterval(3, 150, intv), 0)
+	l.waitHolders(time.Second, vip, "n1")
 	l.probe.waitAnswer(t, 2*time.Second, "n1")
-	t.Logf("n1 master and answering %v after the link came back", time.Since(mend).Round(time.Millisecond))
+	if got := n1.transitions(); !slices.Equal(got, []string{"BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"}) {
+		t.Fatalf("n1 went through %v", got)
+	}
 }
 
 func TestNSPreemptVariants(t *testing.T) {
