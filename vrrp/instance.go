@@ -308,6 +308,24 @@ func (i *Instance) poke() {
 	}
 }
 
+// Close releases the sockets and subscriptions of an instance that will
+// not be run. Run releases them itself; Close after Run does nothing.
+func (i *Instance) Close() {
+	i.mu.Lock()
+	ran := i.running
+	i.running = true
+	i.mu.Unlock()
+	if ran {
+		return
+	}
+	i.conn.Close()
+	if i.links != nil {
+		i.links.close()
+	}
+	i.owner.close()
+	i.events.close()
+}
+
 // Run takes part in the protocol until ctx ends, then stops gracefully: a
 // master sends a priority 0 advert and hands its addresses over. It
 // returns when done (nil), or early if the socket fails. Run once.

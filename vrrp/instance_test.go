@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,6 @@ import (
 type memLAN struct {
 	mu    sync.Mutex
 	conns []*memConn
-	cut   map[netip.Addr]bool // sources whose packets are dropped
 }
 
 type memConn struct {
@@ -41,15 +41,6 @@ func (l *memLAN) conn(src netip.Addr) *memConn {
 	return c
 }
 
-func (l *memLAN) setCut(src netip.Addr, cut bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.cut == nil {
-		l.cut = map[netip.Addr]bool{}
-	}
-	l.cut[src] = cut
-}
-
 func (c *memConn) Read() (Received, error) {
 	select {
 	case r := <-c.in:
@@ -62,9 +53,6 @@ func (c *memConn) Read() (Received, error) {
 func (c *memConn) WriteTo(msg []byte, dst netip.Addr) error {
 	c.lan.mu.Lock()
 	defer c.lan.mu.Unlock()
-	if c.lan.cut[c.src] {
-		return nil
-	}
 	for _, o := range c.lan.conns {
 		if o == c {
 			continue
@@ -217,7 +205,24 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// noLeaks fails t if goroutines started during the test outlive it.
+func noLeaks(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<16)
+				t.Errorf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
 func TestInstanceElectionAndHandover(t *testing.T) {
+	noLeaks(t)
 	lan := &memLAN{}
 	intv := 30 * time.Millisecond
 	// Priorities far apart: a's Master_Down_Interval is 18ms shorter, so b
@@ -296,6 +301,7 @@ func TestInstanceCountsDrops(t *testing.T) {
 }
 
 func TestInstanceTrackingFaultAndWeights(t *testing.T) {
+	noLeaks(t)
 	lan := &memLAN{}
 	intv := 30 * time.Millisecond
 	cfg := memConfig("a", 150, intv)
@@ -339,6 +345,7 @@ func TestInstanceTrackingFaultAndWeights(t *testing.T) {
 }
 
 func TestInstanceStepDown(t *testing.T) {
+	noLeaks(t)
 	lan := &memLAN{}
 	intv := 30 * time.Millisecond
 	a := startMem(t, lan, "10.9.0.1", memConfig("a", 150, intv))
@@ -362,6 +369,7 @@ func TestInstanceStepDown(t *testing.T) {
 }
 
 func TestInstanceNotifyAndStateFile(t *testing.T) {
+	noLeaks(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "hooks")
 	sf := NewStateFile(filepath.Join(dir, "state"))
@@ -400,6 +408,7 @@ any VI_1 STOP MASTER 150 INSTANCE VI_1 STOP 150
 }
 
 func TestSyncGroupMovesTogether(t *testing.T) {
+	noLeaks(t)
 	// Two nodes, two instances each (vrid 7 and 8 on separate LANs); node A
 	// has the higher priorities. A tracked failure of one of A's instances
 	// must take both of A's instances to Fault and both of B's to Master.

@@ -102,13 +102,3 @@ func (a *addrs) removeStale() ([]netip.Prefix, error) {
 	}
 	return removed, errors.Join(errs...)
 }
-
-// isVIP reports whether ip is one of ours.
-func (a *addrs) isVIP(ip netip.Addr) bool {
-	for _, v := range a.vips {
-		if v.Prefix.Addr() == ip {
-			return true
-		}
-	}
-	return false
-}
