@@ -58,6 +58,9 @@ type labNode struct {
 
 func newLab(t testing.TB, n int) *lab {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("namespace test skipped in -short mode (make test runs it)")
+	}
 	l := &lab{t: t}
 	l.sw = nstest.New(t, "sw")
 	// The bridge comes first so the switch-side veth ends get other
