@@ -339,6 +339,12 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// readyAt is when the node had opened its sockets and was about to start.
+func (p *procNode) readyAt() time.Time {
+	p.t.Helper()
+	return time.Unix(0, p.waitLine(time.Second, func(nl nodeLine) bool { return nl.Ev == "ready" }).T)
+}
+
 func (p *procNode) lastExit() *nodeLine {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -382,6 +388,19 @@ func (p *procNode) state() string {
 		}
 	}
 	return s
+}
+
+// lastStateAt is when the node last reported entering state.
+func (p *procNode) lastStateAt(state string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var at time.Time
+	for _, l := range p.lines {
+		if l.Ev == "state" && l.State == state {
+			at = time.Unix(0, l.T)
+		}
+	}
+	return at
 }
 
 // transitions lists the node's states in order.
