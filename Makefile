@@ -9,7 +9,7 @@ LAB      := $(GO) run ./test/lab/cmd/kernellab
 # Debian 13 directors run.
 LAB_KERNEL2 ?= linux-image-6.12-amd64
 
-.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks
+.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks bench-failover
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -51,3 +51,6 @@ bench-checks: ## checkers: 10,000 TCP then HTTP servers checked every second for
 
 clean: ## remove build output (the lab cache stays)
 	rm -rf bin
+
+bench-failover: deps ## VRRP failover, lvsd vs keepalived in namespaces (root; a few minutes)
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFailover$$' -benchtime 1x -timeout 30m ./vrrp
