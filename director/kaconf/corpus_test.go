@@ -236,3 +236,23 @@ func interfaces(nodes []*Node) []string {
 	walk(nodes, "")
 	return out
 }
+
+// keepalived's own example configurations (the Debian package installs
+// them) import without a read error, and lvsd accepts every result.
+func TestKeepalivedSamples(t *testing.T) {
+	files, _ := filepath.Glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
+	if len(files) == 0 {
+		t.Skip("keepalived's samples are not installed (/usr/share/doc/keepalived/samples, Debian package keepalived)")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			res, err := Import(f, ParseOptions{})
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if res.Diags.HasErrors() {
+				t.Errorf("the import does not validate:\n%s\n%s", director.FormatDiagnostics(res.Diags, map[string][]byte{OutputName: res.HCL}), res.HCL)
+			}
+		})
+	}
+}
