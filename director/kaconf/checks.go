@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,8 +83,8 @@ func (v *vsConv) checker(n *Node, defs checkDefaults, checkPort uint16, hasPort 
 			timeout = time.Duration(*cc.miscTime) * time.Second
 		}
 	}
-	if retry > 0 && dbr != interval {
-		v.timings[timing{retry: retry, dbr: dbr, delayLoop: interval}] = true
+	if t := (timing{retry: retry, dbr: dbr, delayLoop: interval}); retry > 0 && dbr != interval && !slices.Contains(*v.timings, t) {
+		*v.timings = append(*v.timings, t)
 	}
 
 	// base returns a new check block with the settings every kind shares.

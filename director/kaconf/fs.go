@@ -99,7 +99,9 @@ func (m MapFS) Glob(pattern string) ([]string, error) {
 
 // DirFS reads the local file system with relative names taken from dir:
 // positions and comments then show the names as written in the
-// configuration ("conf.d/web.conf:12") wherever the files are.
+// configuration ("conf.d/web.conf:12") wherever the files are. ${_PWD}
+// and relative paths inside the configuration (SSL certificate and key)
+// still resolve against the process's working directory.
 type DirFS string
 
 // ReadFile implements FileSystem.

@@ -46,15 +46,16 @@ type timing struct {
 }
 
 type vsConv struct {
-	c       *conv
-	n       *Node
-	b       *hblock
-	fwmark  bool
-	svcs    []service
-	fwd     string // nat, dr, tun
-	family  int    // 4 or 6
-	defs    checkDefaults
-	timings map[timing]bool
+	c      *conv
+	n      *Node
+	b      *hblock
+	fwmark bool
+	svcs   []service
+	fwd    string // nat, dr, tun
+	family int    // 4 or 6
+	defs   checkDefaults
+	// timings are the distinct retry timings of the checks, in order.
+	timings *[]timing
 	once    map[string]bool
 }
 
@@ -72,7 +73,7 @@ func (c *conv) virtualServer(n *Node) []*hblock {
 		c.warn(n.Pos, "virtual_server needs a { } block; ignored")
 		return nil
 	}
-	v := &vsConv{c: c, n: n, timings: map[timing]bool{}, once: map[string]bool{}}
+	v := &vsConv{c: c, n: n, timings: &[]timing{}, once: map[string]bool{}}
 	var baseName, groupName string
 	switch strings.ToLower(n.Arg(0)) {
 	case "":
@@ -733,7 +734,7 @@ func granularity(s string, family int) string {
 // timingWarning says once per virtual server how keepalived's retry
 // timing differs from lvsd's.
 func (v *vsConv) timingWarning() {
-	for t := range v.timings {
+	for _, t := range *v.timings {
 		v.c.warn(v.n.Pos, "checks: keepalived takes a real server down after %d failed checks, retrying every %s (delay_before_retry) after the first failure, so after about %s; lvsd checks every interval (%s), so with fall = %d after about %s. Lower the interval to detect failures as fast",
 			t.retry+1, fmtDuration(t.dbr), fmtDuration(time.Duration(t.retry)*t.dbr), fmtDuration(t.delayLoop), t.retry+1, fmtDuration(time.Duration(t.retry)*t.delayLoop))
 	}

@@ -400,12 +400,15 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 		}
 		c.warn(n.Pos, "vrrp_instance %q has no interface: lvsd needs one for the adverts; using %s — check it", orig, iface)
 	}
-	if version == 0 {
-		version = int64(c.version)
-	}
-	if family == 6 && version == 2 {
+	switch {
+	case family == 6 && version == 2:
+		c.warn(n.Pos, "version 2 with IPv6 addresses: lvsd speaks VRRP over IPv6 in version 3 only (RFC 5798); imported as version 3, which a keepalived peer set to version 2 does not understand — set version 3 there too")
+		version = 3
+	case family == 6 && version == 0:
 		c.note(n.Pos, "IPv6 instances use VRRP version 3 (keepalived does the same)")
 		version = 3
+	case version == 0:
+		version = int64(c.version)
 	}
 	if priority == 0 {
 		priority = 100
