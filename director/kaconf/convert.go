@@ -68,7 +68,6 @@ type conv struct {
 	warns []Warning
 
 	// global_defs
-	nodeName  *hblock // holds node_name when set
 	globals   globalState
 	version   int // vrrp_version: the default VRRP version
 	ssl       sslState

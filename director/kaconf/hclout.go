@@ -94,65 +94,10 @@ func (b *hblock) attr(name string) *hitem {
 	return nil
 }
 
-// unset removes an attribute.
-func (b *hblock) unset(name string) {
-	for i, it := range b.items {
-		if it.name == name {
-			b.items = append(b.items[:i], b.items[i+1:]...)
-			return
-		}
-	}
-}
-
 // add appends a block.
 func (b *hblock) add(c *hblock) *hblock {
 	b.items = append(b.items, &hitem{blk: c})
 	return c
-}
-
-// blocks returns the nested blocks of type typ.
-func (b *hblock) blocks(typ string) []*hblock {
-	var out []*hblock
-	for _, it := range b.items {
-		if it.blk != nil && it.blk.typ == typ {
-			out = append(out, it.blk)
-		}
-	}
-	return out
-}
-
-// removeBlocks removes the nested blocks of type typ.
-func (b *hblock) removeBlocks(typ string) {
-	items := b.items[:0]
-	for _, it := range b.items {
-		if it.blk == nil || it.blk.typ != typ {
-			items = append(items, it)
-		}
-	}
-	b.items = items
-}
-
-// child returns the first nested block of type typ, creating it (at the
-// end) when there is none.
-func (b *hblock) child(typ string, labels ...string) *hblock {
-	for _, it := range b.items {
-		if it.blk != nil && it.blk.typ == typ && slicesEqual(it.blk.labels, labels) {
-			return it.blk
-		}
-	}
-	return b.add(newBlock(typ, labels...))
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // key renders the block's content (not its comments) for comparisons.
@@ -172,20 +117,6 @@ func (b *hblock) key() string {
 	}
 	sb.WriteString("}")
 	return sb.String()
-}
-
-// clone copies a block deeply (values are immutable).
-func (b *hblock) clone() *hblock {
-	c := &hblock{typ: b.typ, labels: append([]string(nil), b.labels...), comments: append([]string(nil), b.comments...)}
-	for _, it := range b.items {
-		n := *it
-		n.comments = append([]string(nil), it.comments...)
-		if it.blk != nil {
-			n.blk = it.blk.clone()
-		}
-		c.items = append(c.items, &n)
-	}
-	return c
 }
 
 // str makes a cty string of any Go string (invalid UTF-8 replaced, as

@@ -113,7 +113,6 @@ func (c *conv) vrrpScript(n *Node) *hblock {
 
 type groupState struct {
 	node    *Node
-	name    string
 	members []string // keepalived instance names
 	// keepWeights: sync_group_tracking_weight or global_tracking: keepalived
 	// keeps the members' tracking weights.
