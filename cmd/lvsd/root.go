@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newValidateCmd())
+	root.AddCommand(newImportCmd())
 	root.SetArgs(singleDashVar(os.Args[1:]))
 	return root
 }
