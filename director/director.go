@@ -107,9 +107,9 @@ type loopState struct {
 
 	hooks *hookQueue
 
-	resync    clockwork.Timer
-	drain     clockwork.Timer
-	drainAt   time.Time
+	resync  clockwork.Timer
+	drain   clockwork.Timer
+	drainAt time.Time
 
 	dirty       bool
 	lastPublish time.Time
