@@ -143,15 +143,14 @@ func newRig(t *testing.T, src string, o rigOpts) *rig {
 	}
 	cfg := parse(t, src)
 	d, err := New(Options{
-		Config:         cfg,
-		Load:           r.load,
-		Backend:        r.mem,
-		StateFile:      o.stateFile,
-		Clock:          r.clock,
-		Rand:           rand.New(rand.NewPCG(1, 2)),
-		Log:            logger,
-		RunHook:        r.hooks.run,
-		StatusInterval: -1,
+		Config:    cfg,
+		Load:      r.load,
+		Backend:   r.mem,
+		StateFile: o.stateFile,
+		Clock:     r.clock,
+		Rand:      rand.New(rand.NewPCG(1, 2)),
+		Log:       logger,
+		RunHook:   r.hooks.run,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package director
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"time"
@@ -10,11 +11,10 @@ import (
 )
 
 // Status is a read-only snapshot of the Director for the status API,
-// `lvsd status` and metrics. The Director publishes a new one after the
-// events that change it (at most every Options.StatusInterval while events
-// stream in); Director.Status returns the latest with every check's last
-// result filled in. Nothing in it may be modified: slices are shared
-// between snapshots.
+// `lvsd status` and metrics. Director.Status returns a current one (built
+// by the event loop when something changed since the last) with every
+// check's last result filled in. Nothing in it may be modified: slices are
+// shared between snapshots.
 type Status struct {
 	Node        string
 	ConfigHash  string
@@ -168,10 +168,23 @@ type ReloadStatus struct {
 	Writes uint64
 }
 
-// Status returns the latest snapshot, with the last result of every check
-// filled in. Before Run has done its first sync it holds the
-// configuration only.
+// Status returns a current snapshot, with the last result of every check
+// filled in. When the state changed since the last snapshot, the event loop
+// builds a new one (it waits at most statusWait for a busy loop, then
+// returns the previous one). Before Run has done its first sync it holds
+// the configuration only.
 func (d *Director) Status() Status {
+	if d.dirty.Load() && d.running.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), statusWait)
+		reply := make(chan struct{}, 1)
+		_, _ = call(ctx, d, eventFunc(func(_ context.Context, d *Director) {
+			if d.dirty.Load() {
+				d.publish()
+			}
+			reply <- struct{}{}
+		}), reply)
+		cancel()
+	}
 	s := *d.status.Load()
 	byOwner := map[string][]CheckStatus{}
 	for _, c := range d.runner.Status() {
@@ -216,7 +229,7 @@ func (d *Director) buildStatus() *Status {
 		}
 		draining[dr.Service][dr.Addr] = true
 	}
-	destOwner := map[ipvs.ServiceKey]map[netip.AddrPort]string{}
+	destOwner := map[ipvs.ServiceKey]map[netip.AddrPort]string{} // of draining services only
 	for _, vs := range cfg.VirtualServers {
 		q := st.quorum[vs.Name]
 		if q == nil {
@@ -232,6 +245,7 @@ func (d *Director) buildStatus() *Status {
 			vss.Sorry = &a
 		}
 		sorry := vss.SorryActive
+		vss.RealServers = make([]RealServerStatus, 0, len(vs.RealServers))
 		for _, rs := range vs.RealServers {
 			h := st.in.health(rs)
 			info := st.rsInfo[rs.ID]
@@ -249,8 +263,12 @@ func (d *Director) buildStatus() *Status {
 				rss.Reason, rss.Check, rss.Since, rss.Transitions = info.reason, info.check, info.since, info.transitions
 			}
 			for _, key := range vs.Services {
+				dk := draining[key]
+				if dk == nil {
+					continue
+				}
 				a := rs.Destination(key).Addr
-				if draining[key][a] {
+				if dk[a] {
 					rss.Draining = true
 				}
 				if destOwner[key] == nil {
@@ -276,6 +294,10 @@ func (d *Director) buildStatus() *Status {
 	}
 	return s
 }
+
+// statusWait bounds how long Status waits for the loop (busy with a full
+// sync of a large table, say) before it settles for the last snapshot.
+const statusWait = 2 * time.Second
 
 func sortedStrings[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
