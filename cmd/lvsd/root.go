@@ -34,6 +34,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newValidateCmd())
+	root.AddCommand(newPlanCmd())
+	root.AddCommand(newRunCmd())
 	root.SetArgs(singleDashVar(os.Args[1:]))
 	return root
 }
