@@ -628,23 +628,35 @@ func (d *Director) onVerdicts(ctx context.Context, batch []checkers.Verdict) {
 		return
 	}
 	rep, qc := d.syncServices(ctx, names)
-	delay := d.clock.Now().Sub(first)
-	d.st.sync.LastEventDelay = delay
+	end := d.clock.Now()
+	t := eventTiming{total: end.Sub(first), queued: now.Sub(first), write: end.Sub(now)}
+	d.st.sync.LastEventDelay = t.total
 	for _, c := range changes {
-		d.logTransition(c, rep, delay)
+		d.logTransition(c, rep, t)
 	}
 	for _, c := range qc {
 		d.quorumChanged(c)
 	}
 }
 
+// eventTiming is how long an event took to reach the kernel: in total
+// from the verdict, waiting for the loop, and computing and writing.
+type eventTiming struct {
+	total, queued, write time.Duration
+}
+
 // logTransition logs one real server's change of health and queues its
 // hook.
-func (d *Director) logTransition(c rsChange, rep ipvs.Report, delay time.Duration) {
+func (d *Director) logTransition(c rsChange, rep ipvs.Report, t eventTiming) {
 	vs, rs := c.ref.vs, c.ref.rs
 	w, in := Placement(rs, c.after, d.st.in.Overrides[rs.ID], SorryActive(vs, d.st.in))
-	f := logrus.Fields{"vs": vs.Name, "rs": rs.ID, "reason": c.v.Reason, "writes": rep.Writes,
-		"delay": delay.Round(time.Microsecond).String()}
+	f := logrus.Fields{"vs": vs.Name, "rs": rs.ID, "reason": c.v.Reason, "writes": rep.Writes}
+	if t.total > 0 {
+		// From the verdict to the end of its kernel write, and its parts.
+		f["delay"] = t.total.Round(time.Microsecond).String()
+		f["queued"] = t.queued.Round(time.Microsecond).String()
+		f["write"] = t.write.Round(time.Microsecond).String()
+	}
 	if c.v.Check != "" {
 		f["check"] = c.v.Check
 	}

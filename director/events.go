@@ -287,7 +287,7 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 		d.afterFullSync(rep, start)
 	}
 	for _, c := range changes {
-		d.logTransition(c, rep, 0)
+		d.logTransition(c, rep, eventTiming{})
 	}
 	for _, c := range qcs {
 		d.quorumChanged(c)
