@@ -79,14 +79,25 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile s
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	cfg, err := flags.load(stderr)
-	if err != nil {
-		return err
+	cfg, diags := director.LoadConfig(flags.path, vars)
+	if diags.HasErrors() {
+		if err := director.WriteDiagnostics(stderr, diags, nil, 0, false); err != nil {
+			return err
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s: invalid configuration (%s)", flags.path, countDiags(diags))}
 	}
 	log := logrus.New()
 	log.SetOutput(stderr)
 	if err := configureLogging(log, cfg.Logging, lf); err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	// Warnings as log lines, so a JSON log stays JSON.
+	for _, w := range diags {
+		f := logrus.Fields{"summary": w.Summary, "detail": w.Detail}
+		if w.Subject != nil {
+			f["at"] = w.Subject.String()
+		}
+		log.WithFields(f).Warn("configuration warning")
 	}
 
 	backend, err := ipvs.New("")
