@@ -375,6 +375,7 @@ func (d *Director) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case v := <-d.verdicts:
+			d.changed() // before the kernel changes: a reader that sees the change must see it in Status too
 			batch = append(batch[:0], v)
 			for more := true; more && len(batch) < cap(batch)*16; {
 				select {
@@ -386,10 +387,13 @@ func (d *Director) loop(ctx context.Context) {
 			}
 			d.onVerdicts(ctx, batch)
 		case e := <-d.events:
+			d.changed()
 			e.handle(ctx, d)
 		case <-d.st.resync.Chan():
+			d.changed()
 			d.fullSync(ctx, "resync")
 		case <-d.st.drain.Chan():
+			d.changed()
 			d.st.drainAt = time.Time{}
 			d.fullSync(ctx, "drain deadline")
 		}

@@ -294,8 +294,30 @@ func TestDirectorFollowsHealth(t *testing.T) {
 		t.Fatalf("first sync:\n%s", strings.Join(k, "\n"))
 	}
 
+	// fall = 2: the first failure leaves b in the table, the second
+	// takes it out.
 	b.stop()
-	r.until(time.Second, "b to leave the table", func() bool { return !has(r.kernel(), lineB) })
+	failures := func() uint64 {
+		for _, c := range r.d.runner.Status() {
+			if c.Target == b.addr {
+				return c.Failures
+			}
+		}
+		return 0
+	}
+	// Steps of a tenth of the interval: the runner never has two checks
+	// of b due at once.
+	r.until(100*time.Millisecond, "b's first failure", func() bool { return failures() >= 1 })
+	if !has(r.kernel(), lineB) || !r.rs("web/b").Up {
+		t.Fatal("b left after one failure (fall is 2)")
+	}
+	if n := failures(); n != 1 {
+		t.Fatalf("%d failures at once", n)
+	}
+	r.until(100*time.Millisecond, "b to leave the table", func() bool { return !has(r.kernel(), lineB) })
+	if n := failures(); n != 2 {
+		t.Fatalf("b left after %d failures, want 2", n)
+	}
 	st := r.rs("web/b")
 	if st.Up || st.InTable || !strings.Contains(st.Reason, "connection refused") || st.Transitions != 1 {
 		t.Fatalf("b after failing: %+v", st)
@@ -311,8 +333,28 @@ func TestDirectorFollowsHealth(t *testing.T) {
 		t.Fatal("a left the table too")
 	}
 
+	// rise = 2: one success is not enough.
 	b.start()
-	r.until(time.Second, "b to come back", func() bool { return has(r.kernel(), lineB) })
+	runs := func() uint64 {
+		for _, c := range r.d.runner.Status() {
+			if c.Target == b.addr {
+				return c.Successes
+			}
+		}
+		return 0
+	}
+	before := runs()
+	r.until(100*time.Millisecond, "b's first success", func() bool { return runs() >= before+1 })
+	if n := runs() - before; n != 1 {
+		t.Fatalf("%d successes at once", n)
+	}
+	if has(r.kernel(), lineB) {
+		t.Fatal("b came back after one success (rise is 2)")
+	}
+	r.until(100*time.Millisecond, "b to come back", func() bool { return has(r.kernel(), lineB) })
+	if n := runs() - before; n != 2 {
+		t.Fatalf("b came back after %d successes, want 2", n)
+	}
 	if st := r.rs("web/b"); !st.Up || st.EffectiveWeight != 1 || st.Reason != "connected" || len(st.Checks) != 1 || st.Checks[0].Runs < 4 {
 		t.Fatalf("b after recovering: %+v", st)
 	}
