@@ -65,6 +65,10 @@ func TestKernelDaemonNATExample(t *testing.T) {
 	if l.num("writes") != 1 || l.num("ops") != 1 || l["changed"] != true {
 		t.Fatalf("reload: %v", l)
 	}
+	// The checks kept their state: none added or removed, no transition.
+	if c, up, down := d.logged(m, "checks updated"), d.logged(m, "real server up"), d.logged(m, "real server down"); len(c)+len(up)+len(down) != 0 {
+		t.Fatalf("the reload touched the checks: %v %v %v", c, up, down)
+	}
 	d.waitNote(n, 5*time.Second, "RELOADING=1")
 	d.waitNote(n+1, 5*time.Second, "READY=1")
 	want = desiredTable(t, cfgPath)
