@@ -272,7 +272,7 @@ func (d *Director) start(ctx context.Context) error {
 		for _, rs := range vs.RealServers {
 			d.st.rsInfo[rs.ID] = &rsInfo{since: now, reason: "no checks"}
 			if checked(rs) {
-				d.takeState(rs, now)
+				d.takeState(rs)
 			}
 		}
 		d.st.quorum[vs.Name] = &quorumInfo{since: now}
@@ -332,29 +332,17 @@ func (d *Director) serving(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// takeState reads rs's verdict from the runner (current once Update has
-// returned) into the loop's state, and reports whether its health changed.
-func (d *Director) takeState(rs *RealServer, now time.Time) (changed bool, v checkers.Verdict) {
+// takeState reads rs's first verdict from the runner (current once Update
+// has returned) into the loop's state.
+func (d *Director) takeState(rs *RealServer) {
 	v, ok := d.runner.State(rs.ID)
 	if !ok {
-		return false, v
+		return
 	}
 	info := d.st.rsInfo[rs.ID]
-	if v.Seq <= info.seq {
-		return false, v
-	}
 	info.seq = v.Seq
-	h := verdictHealth(v)
-	old, had := d.st.in.Health[rs.ID]
-	d.st.in.Health[rs.ID] = h
-	if had && old == h {
-		return false, v
-	}
-	info.reason, info.check, info.since = v.Reason, v.Check, now
-	if had {
-		info.transitions++
-	}
-	return had, v
+	info.reason, info.check = v.Reason, v.Check
+	d.st.in.Health[rs.ID] = verdictHealth(v)
 }
 
 func verdictHealth(v checkers.Verdict) Health {
