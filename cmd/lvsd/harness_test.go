@@ -144,11 +144,18 @@ func (p *lvsdProc) notesMark() int {
 // waitLog waits for a line with message msg after mark.
 func (p *lvsdProc) waitLog(from int, within time.Duration, msg string) logLine {
 	p.t.Helper()
+	return p.waitLogOf(from, within, msg, "")
+}
+
+// waitLogOf waits for a line with message msg about real server rs ("":
+// any) after mark.
+func (p *lvsdProc) waitLogOf(from int, within time.Duration, msg, rs string) logLine {
+	p.t.Helper()
 	deadline := time.After(within)
 	for {
 		p.mu.Lock()
 		for _, l := range p.lines[from:] {
-			if l.msg() == msg {
+			if l.msg() == msg && (rs == "" || l.str("rs") == rs) {
 				p.mu.Unlock()
 				return l
 			}

@@ -162,8 +162,8 @@ virtual_server "web" {
   scheduler     = "rr"
   drain_timeout = "2s"
   check "tcp" {
-    interval = "200ms"
-    timeout  = "200ms"
+    interval = "500ms"
+    timeout  = "500ms"
     rise     = 2
     fall     = 2
     warmup   = "0s"
@@ -235,7 +235,7 @@ func TestKernelDaemonRealServerFailover(t *testing.T) {
 	m := d.mark()
 	killed := time.Now()
 	servers[1].kill()
-	l := d.waitLog(m, 10*time.Second, "real server down")
+	l := d.waitLogOf(m, 10*time.Second, "real server down", "web/10.0.1.12:80")
 	detected := time.Since(killed)
 	if l.str("rs") != "web/10.0.1.12:80" || l.num("writes") != 1 || !strings.Contains(l.str("reason"), "connection refused") || l.num("weight") != 0 {
 		t.Fatalf("down line %v", l)
@@ -253,7 +253,7 @@ func TestKernelDaemonRealServerFailover(t *testing.T) {
 
 	m = d.mark()
 	servers[1].start()
-	d.waitLog(m, 10*time.Second, "real server up")
+	d.waitLogOf(m, 10*time.Second, "real server up", "web/10.0.1.12:80")
 	waitTable(t, topo.director, time.Second, "the server back at weight 1", func(tbl ipvs.Table) bool {
 		dst, ok := tbl.Destination(key, victim)
 		return ok && dst.Weight == 1
@@ -262,15 +262,24 @@ func TestKernelDaemonRealServerFailover(t *testing.T) {
 		t.Fatalf("after the recovery: %v, want rs2 back", h)
 	}
 
-	var got string
+	// The victim's hooks: its down (the kill) then its up. (Under load in
+	// the emulated VM another server may time out now and then; its
+	// hooks are its own business.)
+	var got, mine string
 	for range 100 {
-		if got = readFile(t, hooks); strings.Count(got, "\n") >= 2 {
+		got = readFile(t, hooks)
+		var lines []string
+		for _, line := range strings.Split(got, "\n") {
+			if strings.Contains(line, " web/10.0.1.12:80") {
+				lines = append(lines, line)
+			}
+		}
+		if mine = strings.Join(lines, "\n"); strings.HasSuffix(mine, "down web/10.0.1.12:80 10.0.1.12:80 connect: connection refused\nup web/10.0.1.12:80") {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	lines := strings.Split(strings.TrimSpace(got), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "down web/10.0.1.12:80 10.0.1.12:80 connect: connection refused") || lines[1] != "up web/10.0.1.12:80" {
+	if !strings.HasSuffix(mine, "down web/10.0.1.12:80 10.0.1.12:80 connect: connection refused\nup web/10.0.1.12:80") {
 		t.Fatalf("hooks wrote %q", got)
 	}
 
@@ -280,10 +289,11 @@ func TestKernelDaemonRealServerFailover(t *testing.T) {
 		m = d.mark()
 		killed = time.Now()
 		servers[i].kill()
-		l := d.waitLog(m, 10*time.Second, "real server down")
+		id := "web/" + addrs[i] + ":80"
+		l := d.waitLogOf(m, 10*time.Second, "real server down", id)
 		delays = append(delays, logDelay(t, l, time.Since(killed)))
 		servers[i].start()
-		d.waitLog(m, 10*time.Second, "real server up")
+		d.waitLogOf(m, 10*time.Second, "real server up", id)
 	}
 	t.Logf("verdict -> kernel write over %d failures: %v", len(delays), delays)
 }
@@ -296,7 +306,7 @@ func logDelay(t *testing.T, l logLine, detected time.Duration) time.Duration {
 	if err != nil {
 		t.Fatalf("down line without a delay: %v", l)
 	}
-	t.Logf("%s killed: down after %v (fall 2 x 200ms); verdict -> kernel write %v (waiting for the loop %s, computing and writing %s); 1,001 services in the table",
+	t.Logf("%s killed: down after %v (fall 2 x 500ms); verdict -> kernel write %v (waiting for the loop %s, computing and writing %s); 1,001 services in the table",
 		l.str("rs"), detected.Round(time.Millisecond), delay, l.str("queued"), l.str("write"))
 	if bound := 250 * time.Millisecond; delay > bound {
 		t.Errorf("verdict -> kernel write took %v (target 10ms; bound here %v for an emulated CPU)", delay, bound)
