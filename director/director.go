@@ -98,6 +98,8 @@ type loopState struct {
 	overrideSince map[string]time.Time
 	desired       ipvs.Table
 	draining      []ipvs.Drain
+	// daemons are the sync daemons lvsd runs (kernel.go).
+	daemons map[ipvs.DaemonState]bool
 
 	started time.Time
 	ready   bool
@@ -187,6 +189,7 @@ func New(opts Options) (*Director, error) {
 	d.st.rsInfo = map[string]*rsInfo{}
 	d.st.quorum = map[string]*quorumInfo{}
 	d.st.overrideSince = map[string]time.Time{}
+	d.st.daemons = map[ipvs.DaemonState]bool{}
 	d.status.Store(d.buildStatus())
 	return d, nil
 }
@@ -285,6 +288,7 @@ func (d *Director) start(ctx context.Context) error {
 		return fmt.Errorf("first sync of the IPVS table: %w", err)
 	}
 	d.afterFullSync(rep, start)
+	d.syncExtras("start")
 	d.st.ready = true
 	up, total := 0, 0
 	for _, h := range d.st.in.Health {
@@ -409,6 +413,7 @@ func (d *Director) stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	d.stopDaemons()
 	rep, err := d.rec.RemoveOwned(ctx)
 	if err != nil {
 		d.log.WithError(err).Error("stopping: cannot remove the IPVS services lvsd owns")
@@ -431,6 +436,7 @@ func (d *Director) fullSync(ctx context.Context, why string) {
 		return
 	}
 	d.afterFullSync(rep, start)
+	d.syncExtras(why)
 	if len(rep.Drift) > 0 {
 		d.log.WithFields(logrus.Fields{"why": why, "repaired": len(rep.Drift), "writes": rep.Writes}).Warn("IPVS drift repaired")
 	}

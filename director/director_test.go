@@ -130,6 +130,7 @@ func (h *hookRecorder) list() []hook.Command {
 
 type rigOpts struct {
 	mem       *ipvs.Memory
+	backend   ipvs.Backend // instead of mem
 	stateFile string
 }
 
@@ -142,10 +143,14 @@ func newRig(t *testing.T, src string, o rigOpts) *rig {
 		r.mem = ipvs.NewMemory(ipvs.Table{})
 	}
 	cfg := parse(t, src)
+	var backend ipvs.Backend = r.mem
+	if o.backend != nil {
+		backend = o.backend
+	}
 	d, err := New(Options{
 		Config:    cfg,
 		Load:      r.load,
-		Backend:   r.mem,
+		Backend:   backend,
 		StateFile: o.stateFile,
 		Clock:     r.clock,
 		Rand:      rand.New(rand.NewPCG(1, 2)),

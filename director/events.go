@@ -286,6 +286,7 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 	} else {
 		d.afterFullSync(rep, start)
 	}
+	d.syncExtras("reload")
 	for _, c := range changes {
 		d.logTransition(c, rep, eventTiming{})
 	}

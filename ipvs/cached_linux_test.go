@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,5 +69,33 @@ func TestKernelSyncCached(t *testing.T) {
 	}
 	if !dumpOK(t, k).Equal(down) {
 		t.Fatal("the kernel does not match after the repair")
+	}
+}
+
+func TestKernelTimeouts(t *testing.T) {
+	k, ns := newKernel(t)
+	before, err := k.Timeouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.TCP == 0 || before.TCPFin == 0 || before.UDP == 0 {
+		t.Fatalf("kernel defaults read as %+v", before)
+	}
+	w := k.Writes()
+	if err := k.SetTimeouts(Timeouts{TCP: 900 * time.Second, UDP: 60 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Timeouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Timeouts{TCP: 900 * time.Second, TCPFin: before.TCPFin, UDP: 60 * time.Second}); got != want || k.Writes()-w != 1 {
+		t.Fatalf("after setting tcp and udp: %+v, want %+v (tcpfin unchanged), %d writes", got, want, k.Writes()-w)
+	}
+	if out := ipvsadm(t, ns, "-L", "--timeout"); !slices.Contains(strings.Fields(out), "900") {
+		t.Fatalf("ipvsadm sees %q", out)
+	}
+	if err := k.SetTimeouts(Timeouts{TCP: 1500 * time.Millisecond}); err == nil {
+		t.Fatal("a fraction of a second was accepted")
 	}
 }

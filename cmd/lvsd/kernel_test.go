@@ -391,3 +391,60 @@ func TestKernelDaemonDRExample(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelDaemonTimeoutsAndSyncDaemon: the ipvs block's timeouts and a
+// sync daemon with role "both" are set at start, repaired when changed by
+// hand, and left running by a stop.
+func TestKernelDaemonTimeoutsAndSyncDaemon(t *testing.T) {
+	nstest.RequireIPVS(t)
+	dirNS, peer := nstest.New(t, "dir"), nstest.New(t, "peer")
+	nstest.Veth(t, dirNS, "sync0", peer, "eth0")
+	dirNS.Addr(t, "sync0", "10.9.0.1/24")
+	peer.Addr(t, "eth0", "10.9.0.2/24")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "lvsd.hcl")
+	writeFile(t, cfgPath, `
+ipvs {
+  resync_interval = "1s"
+  timeouts {
+    tcp = "1h"
+    udp = "60s"
+  }
+  sync_daemon {
+    interface = "sync0"
+    role      = "both"
+    sync_id   = 9
+  }
+}
+virtual_server "v" {
+  address = "192.0.2.1:80"
+  real_server { address = "10.9.0.2:80" }
+}
+`)
+	d := startLVSD(t, "-c", cfgPath, "--netns", dirNS.Path(), "--state-file", filepath.Join(dir, "owned"))
+	if out := ipvsadm(t, dirNS, "-L", "--timeout"); !strings.Contains(out, "3600 ") || !strings.HasSuffix(strings.TrimSpace(out), " 60") {
+		t.Fatalf("timeouts: %q", out)
+	}
+	daemons := func() string { return ipvsadm(t, dirNS, "-L", "--daemon") }
+	if out := daemons(); !strings.Contains(out, "master sync daemon (mcast=sync0, syncid=9") || !strings.Contains(out, "backup sync daemon (mcast=sync0, syncid=9") {
+		t.Fatalf("sync daemons: %q", out)
+	}
+	m := d.mark()
+	ipvsadm(t, dirNS, "--stop-daemon", "backup")
+	ipvsadm(t, dirNS, "--set", "5", "0", "0")
+	d.waitLog(m, 10*time.Second, "IPVS sync daemon was stopped or changed behind lvsd's back; restarted")
+	d.waitLog(m, 10*time.Second, "IPVS connection timeouts drifted from the configuration; restored")
+	if out := daemons(); !strings.Contains(out, "backup sync daemon (mcast=sync0, syncid=9") {
+		t.Fatalf("sync daemons after the repair: %q", out)
+	}
+	if out := ipvsadm(t, dirNS, "-L", "--timeout"); !strings.Contains(out, "3600 ") {
+		t.Fatalf("timeouts after the repair: %q", out)
+	}
+	d.signal(syscall.SIGTERM)
+	if err := d.wait(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if out := daemons(); !strings.Contains(out, "master sync daemon") || !strings.Contains(out, "backup sync daemon") {
+		t.Fatalf("a stop stopped the sync daemons: %q", out)
+	}
+}
