@@ -289,6 +289,7 @@ func (d *Director) start(ctx context.Context) error {
 	}
 	d.afterFullSync(rep, start)
 	d.syncExtras("start")
+	d.notYet(cfg)
 	d.st.ready = true
 	up, total := 0, 0
 	for _, h := range d.st.in.Health {
@@ -304,6 +305,18 @@ func (d *Director) start(ctx context.Context) error {
 	}).Info("IPVS table programmed; running")
 	d.publish()
 	return nil
+}
+
+// notYet warns about configured features this lvsd does not run yet, so
+// that none is a silent no-op. (The VRRP, control API and metrics work
+// removes its line when it lands.)
+func (d *Director) notYet(cfg *Config) {
+	if len(cfg.VRRPInstances) > 0 && len(d.subsystems) == 0 {
+		d.log.WithField("vrrp_instances", len(cfg.VRRPInstances)).Warn("vrrp_instance blocks are configured, but this lvsd does not run VRRP yet: no virtual address is managed")
+	}
+	if cfg.Metrics.Listen.IsValid() {
+		d.log.WithField("listen", cfg.Metrics.Listen.String()).Warn("metrics are configured, but this lvsd does not serve them yet")
+	}
 }
 
 // serving lists the real servers with a start_down check that the kernel

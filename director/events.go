@@ -287,6 +287,7 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 		d.afterFullSync(rep, start)
 	}
 	d.syncExtras("reload")
+	d.notYet(cfg)
 	for _, c := range changes {
 		d.logTransition(c, rep, eventTiming{})
 	}
