@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -15,7 +16,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// DNSSpec sends one query over UDP; the answer must come back NOERROR and,
+// DNSSpec sends one query over UDP (or TCP); the answer must come back NOERROR and,
 // if Expect is set, hold every expected address in its answer section.
 // (keepalived: DNS_CHECK, whose defaults are the same: SOA of ".".)
 //
@@ -33,6 +34,9 @@ type DNSSpec struct {
 	// NoRecursion clears the RD (recursion desired) bit. Default: set, as
 	// keepalived does.
 	NoRecursion bool `json:",omitempty"`
+	// TCP sends the query over TCP (RFC 7766 framing: a two-byte length
+	// before each message) instead of UDP.
+	TCP bool `json:",omitempty"`
 }
 
 var dnsTypes = map[string]dnsmessage.Type{
@@ -42,6 +46,13 @@ var dnsTypes = map[string]dnsmessage.Type{
 }
 
 func (DNSSpec) Kind() Kind { return KindDNS }
+
+func (s DNSSpec) network() string {
+	if s.TCP {
+		return "tcp"
+	}
+	return "udp"
+}
 
 func (s DNSSpec) normalized() Spec {
 	if s.Name == "" {
@@ -98,7 +109,7 @@ func (s DNSSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 		spec:    s,
 		addr:    t.String(),
 		timeout: set.Timeout,
-		dialer:  newDialer("udp", set),
+		dialer:  newDialer(s.network(), set),
 		q:       dnsmessage.Question{Name: name, Type: dnsTypes[s.Type], Class: dnsmessage.ClassINET},
 	}, nil
 }
@@ -124,12 +135,15 @@ func (c *dnsCheck) Check(ctx context.Context) Result {
 	if err != nil {
 		return fail("build query: " + err.Error())
 	}
-	conn, err := c.dialer.DialContext(ctx, "udp", c.addr)
+	conn, err := c.dialer.DialContext(ctx, c.spec.network(), c.addr)
 	if err != nil {
 		return fail(reason(ctx, "connect", err, c.timeout))
 	}
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn)()
+	if c.spec.TCP {
+		return c.overTCP(ctx, conn, query, id, start)
+	}
 	if _, err := conn.Write(query); err != nil {
 		return fail(reason(ctx, "send", err, c.timeout))
 	}
@@ -147,6 +161,33 @@ func (c *dnsCheck) Check(ctx context.Context) Result {
 		}
 		return Result{OK: ok, Reason: why, Latency: time.Since(start)}
 	}
+}
+
+// overTCP sends query on a TCP connection and reads one framed reply
+// (RFC 7766: a two-byte length before each message).
+func (c *dnsCheck) overTCP(ctx context.Context, conn net.Conn, query []byte, id uint16, start time.Time) Result {
+	fail := func(r string) Result { return Result{Reason: r, Latency: time.Since(start)} }
+	msg := make([]byte, 2+len(query))
+	binary.BigEndian.PutUint16(msg, uint16(len(query)))
+	copy(msg[2:], query)
+	if _, err := conn.Write(msg); err != nil {
+		return fail(reason(ctx, "send", err, c.timeout))
+	}
+	var lb [2]byte
+	if _, err := io.ReadFull(conn, lb[:]); err != nil {
+		return fail(reason(ctx, "read", err, c.timeout))
+	}
+	buf := make([]byte, binary.BigEndian.Uint16(lb[:]))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return fail(reason(ctx, "read", err, c.timeout))
+	}
+	ok, why, err := checkDNSReply(buf, id, c.q, c.spec.Expect)
+	if err != nil {
+		// On a connection of its own, anything else than the answer is
+		// a broken server.
+		return fail(err.Error())
+	}
+	return Result{OK: ok, Reason: why, Latency: time.Since(start)}
 }
 
 // buildQuery encodes a one-question query.

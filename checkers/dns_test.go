@@ -1,6 +1,9 @@
 package checkers
 
 import (
+	"encoding/binary"
+	"io"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -145,4 +148,70 @@ func FuzzCheckDNSReply(f *testing.F) {
 			t.Fatalf("accepted a datagram that is not a response with ID 7: %x", msg)
 		}
 	})
+}
+
+// TestDNSCheckOverTCP: the same query framed for TCP (RFC 7766) against a
+// server that answers only on TCP.
+func TestDNSCheckOverTCP(t *testing.T) {
+	srv := &dnsServer{addrs: []netip.Addr{mustAddr("192.0.2.10")}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				var lb [2]byte
+				if _, err := io.ReadFull(c, lb[:]); err != nil {
+					return
+				}
+				q := make([]byte, binary.BigEndian.Uint16(lb[:]))
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				var p dnsmessage.Parser
+				h, err := p.Start(q)
+				if err != nil {
+					return
+				}
+				qq, err := p.Question()
+				if err != nil {
+					return
+				}
+				if srv.silent.Load() {
+					c.Write([]byte{0, 200, 1, 2}) // a length, then the connection ends
+					return
+				}
+				m := srv.reply(h.ID, qq)
+				c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(m))))
+				c.Write(m)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	a := netip.MustParseAddrPort(ln.Addr().String())
+
+	spec := DNSSpec{Name: "www.example.test", Type: "A", Expect: []netip.Addr{mustAddr("192.0.2.10")}, TCP: true}
+	if r := mustCheck(t, dnsDef(a, time.Second, spec), nil); !r.OK || r.Reason != "NOERROR, expected addresses present" {
+		t.Fatalf("over tcp: %+v", r)
+	}
+	srv.silent.Store(true)
+	if r := mustCheck(t, dnsDef(a, time.Second, spec), nil); r.OK || r.Reason != "read: connection closed early" {
+		t.Fatalf("truncated reply: %+v", r)
+	}
+	if d := dnsDef(a, time.Second, spec); d.Key() == dnsDef(a, time.Second, DNSSpec{Name: "www.example.test", Type: "A", Expect: spec.Expect}).Key() {
+		t.Fatal("udp and tcp queries share a key")
+	}
+	ln.Close()
+	if r := mustCheck(t, dnsDef(a, time.Second, spec), nil); r.OK || r.Reason != "connect: connection refused" {
+		t.Fatalf("closed port: %+v", r)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lvsd/lvsd/checkers/hook"
@@ -26,6 +27,9 @@ type ExecSpec struct {
 	Env []string `json:",omitempty"`
 	// DynamicWeight: see above.
 	DynamicWeight bool `json:",omitempty"`
+	// User runs the command as this user (a name or a numeric id), with
+	// its primary and supplementary groups. Default: lvsd's own user.
+	User string `json:",omitempty"`
 }
 
 func (ExecSpec) Kind() Kind { return KindExec }
@@ -50,6 +54,14 @@ func (s ExecSpec) Validate() error {
 }
 
 func (s ExecSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
+	var cred *syscall.Credential
+	if s.User != "" {
+		c, err := hook.LookupUser(s.User)
+		if err != nil {
+			return nil, err
+		}
+		cred = c
+	}
 	env := append([]string{
 		"LVSD_CHECK_ADDRESS=" + t.Addr().String(),
 		"LVSD_CHECK_PORT=" + strconv.Itoa(int(t.Port())),
@@ -57,10 +69,11 @@ func (s ExecSpec) build(t netip.AddrPort, set Settings, _ *Env) (Check, error) {
 	return &execCheck{
 		dynamic: s.DynamicWeight,
 		cmd: hook.Command{
-			Path:    s.Command[0],
-			Args:    s.Command[1:],
-			Env:     env,
-			Timeout: set.Timeout,
+			Path:       s.Command[0],
+			Args:       s.Command[1:],
+			Env:        env,
+			Timeout:    set.Timeout,
+			Credential: cred,
 		},
 	}, nil
 }

@@ -98,3 +98,30 @@ func processGone(pid int, within time.Duration) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestExecCheckUser runs the command as another user (root only: setuid
+// needs the privilege lvsd has in production).
+func TestExecCheckUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a command as another user (make test runs as root)")
+	}
+	// t.TempDir's parent is private to root: nobody could not run from it.
+	dir, err := os.MkdirTemp("", "lvsd-exec-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	p := writeScript(t, dir, "id.sh", `echo "$(id -u):$(id -g)"`)
+	r := mustCheck(t, execDef(5*time.Second, ExecSpec{Command: []string{p}, User: "nobody"}), nil)
+	if !r.OK || r.Reason != "exit 0: 65534:65534" {
+		t.Fatalf("as nobody: %+v", r)
+	}
+	r = mustCheck(t, execDef(5*time.Second, ExecSpec{Command: []string{p}, User: "65534"}), nil)
+	if !r.OK || r.Reason != "exit 0: 65534:65534" {
+		t.Fatalf("as uid 65534: %+v", r)
+	}
+	if _, err := Build(execDef(time.Second, ExecSpec{Command: []string{p}, User: "no-such-user-lvsd"}), nil); err == nil || !strings.Contains(err.Error(), `user "no-such-user-lvsd"`) {
+		t.Fatalf("unknown user: %v", err)
+	}
+}

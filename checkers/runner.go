@@ -54,6 +54,12 @@ type Options struct {
 type Registration struct {
 	Owner string
 	Check Definition
+	// AssumeUp makes a new check of this registration start up even with
+	// Settings.StartDown: for an owner known to be serving already, such as
+	// a real server a restarted director finds in the kernel. It does not
+	// change a check that is already running, and is not part of the
+	// check's key.
+	AssumeUp bool
 }
 
 // Verdict is an owner's health: up when every check it registered is up.
@@ -252,8 +258,9 @@ func NewRunner(o Options) *Runner {
 // On error nothing changes.
 func (r *Runner) Update(regs []Registration) error {
 	type want struct {
-		def    Definition
-		owners map[string]bool
+		def      Definition
+		owners   map[string]bool
+		assumeUp bool
 	}
 	wants := map[string]*want{}
 	ownerKeys := map[string][]string{}
@@ -273,6 +280,7 @@ func (r *Runner) Update(regs []Registration) error {
 			w = &want{def: reg.Check.Normalize(), owners: map[string]bool{}}
 			wants[key] = w
 		}
+		w.assumeUp = w.assumeUp || reg.AssumeUp
 		if !w.owners[reg.Owner] {
 			w.owners[reg.Owner] = true
 			ownerKeys[reg.Owner] = append(ownerKeys[reg.Owner], key)
@@ -357,7 +365,7 @@ func (r *Runner) Update(regs []Registration) error {
 			owners: owners,
 			index:  -1,
 			since:  now,
-			h:      hysteresis{up: !w.def.Settings.StartDown},
+			h:      hysteresis{up: !w.def.Settings.StartDown || w.assumeUp},
 		}
 		for _, o := range owners {
 			if prev, ok := carry[ownerTarget{o, w.def.Target}]; ok {

@@ -536,6 +536,34 @@ func TestRunnerStartDown(t *testing.T) {
 	}
 }
 
+// AssumeUp: a restarted director's real server that is already serving
+// starts up despite StartDown; it still goes down after fall failures, and
+// the same check registered again later keeps its state.
+func TestRunnerAssumeUp(t *testing.T) {
+	srv := startTCP(t, "127.0.0.1:0", nil)
+	h := newHarness(t, nil)
+	h.start()
+	def := Definition{Target: srv.Addr(), Settings: fast(Settings{StartDown: true, Fall: 2}), Spec: TCPSpec{}}
+	h.update(Registration{Owner: "o", Check: def, AssumeUp: true}, Registration{Owner: "p", Check: def})
+	for range 2 {
+		if v := h.next(); !v.Initial || !v.Up {
+			t.Fatalf("initial %+v, want up for both owners of the shared check", v)
+		}
+	}
+	srv.Close()
+	h.step(time.Second)
+	h.step(time.Second)
+	for range 2 {
+		if v := h.next(); v.Up {
+			t.Fatalf("after 2 failures: %+v", v)
+		}
+	}
+	h.update(Registration{Owner: "o", Check: def, AssumeUp: true})
+	if v, _ := h.r.State("o"); v.Up {
+		t.Fatalf("AssumeUp changed a running check: %+v", v)
+	}
+}
+
 // Exec checks with dynamic weight report weight changes while up, as
 // keepalived's misc_dynamic does.
 func TestRunnerDynamicWeight(t *testing.T) {

@@ -92,7 +92,7 @@ func (s Settings) WithDefaults() Settings {
 // concludes.
 const (
 	minInterval = 10 * time.Millisecond
-	maxCount    = 100
+	maxCount    = 1000 // as the configuration allows
 )
 
 // validate checks settings that already have their defaults, for a check

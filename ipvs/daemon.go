@@ -3,7 +3,19 @@ package ipvs
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
+
+// Timeouts are the kernel's IPVS connection timeouts (`ipvsadm --set tcp
+// tcpfin udp`): how long an idle established TCP connection, a TCP
+// connection after its FIN, and a UDP "connection" stay in the table.
+// Whole seconds. A zero field read back means the kernel's value was 0;
+// given to SetTimeouts it leaves that timeout as it is.
+type Timeouts struct {
+	TCP    time.Duration
+	TCPFin time.Duration
+	UDP    time.Duration
+}
 
 // DaemonState is the role of a connection sync daemon, as the kernel's
 // IP_VS_STATE_*.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mobyipvs "github.com/moby/ipvs"
 	"golang.org/x/sys/unix"
@@ -266,6 +267,41 @@ func mobyDest(d Destination) *mobyipvs.Destination {
 		UpperThreshold:  d.UpperThreshold,
 		LowerThreshold:  d.LowerThreshold,
 	}
+}
+
+// Timeouts reads the kernel's connection timeouts (IPVS_CMD_GET_CONFIG).
+func (k *Kernel) Timeouts() (Timeouts, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.h == nil {
+		return Timeouts{}, fmt.Errorf("read IPVS timeouts: backend closed")
+	}
+	c, err := k.h.GetConfig()
+	if err != nil {
+		return Timeouts{}, fmt.Errorf("read IPVS timeouts: %w", err)
+	}
+	return Timeouts{TCP: c.TimeoutTCP, TCPFin: c.TimeoutTCPFin, UDP: c.TimeoutUDP}, nil
+}
+
+// SetTimeouts sets the kernel's connection timeouts (IPVS_CMD_SET_CONFIG,
+// one write); a zero field leaves that timeout as it is (the kernel
+// ignores a zero).
+func (k *Kernel) SetTimeouts(t Timeouts) error {
+	for _, d := range []time.Duration{t.TCP, t.TCPFin, t.UDP} {
+		if d < 0 || d%time.Second != 0 {
+			return fmt.Errorf("set IPVS timeouts: %v is not a whole number of seconds", d)
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.h == nil {
+		return fmt.Errorf("set IPVS timeouts: backend closed")
+	}
+	k.writes.Add(1)
+	if err := k.h.SetConfig(&mobyipvs.Config{TimeoutTCP: t.TCP, TimeoutTCPFin: t.TCPFin, TimeoutUDP: t.UDP}); err != nil {
+		return fmt.Errorf("set IPVS timeouts tcp %v tcpfin %v udp %v: %w", t.TCP, t.TCPFin, t.UDP, err)
+	}
+	return nil
 }
 
 // StartDaemon starts a connection sync daemon (IPVS_CMD_NEW_DAEMON).

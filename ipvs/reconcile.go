@@ -87,6 +87,9 @@ type Report struct {
 	Draining []Drain
 	// Owned is the number of services lvsd owns after this Sync.
 	Owned int
+	// Cached is set on a report of SyncCached that did not dump the
+	// kernel (Drift is then always empty).
+	Cached bool
 }
 
 // NextDeadline is the earliest drain deadline in r, or the zero time when
@@ -161,7 +164,10 @@ func (r *Reconciler) Sync(ctx context.Context, desired Table) (Report, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.syncLocked(ctx, desired)
+}
 
+func (r *Reconciler) syncLocked(ctx context.Context, desired Table) (Report, error) {
 	actual, err := r.b.Dump(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("dump the IPVS table: %w", err)
@@ -379,6 +385,15 @@ func (r *Reconciler) saveOwned() {
 }
 
 func (r *Reconciler) logSync(ops []Op, failed []*OpError, drift []Op) {
+	r.logOps(ops, failed, drift)
+	if len(ops) > 0 {
+		r.log.WithFields(logrus.Fields{"ops": len(ops), "failed": len(failed), "drift": len(drift)}).Info("IPVS table synced")
+	}
+}
+
+// logOps logs each drift repair and each failure (a warning each, up to a
+// limit) and each op at debug level.
+func (r *Reconciler) logOps(ops []Op, failed []*OpError, drift []Op) {
 	const maxLines = 20
 	for i, op := range drift {
 		if i == maxLines {
@@ -396,9 +411,6 @@ func (r *Reconciler) logSync(ops []Op, failed []*OpError, drift []Op) {
 	}
 	for _, op := range ops {
 		r.log.WithField("op", op.String()).Debug("IPVS operation")
-	}
-	if len(ops) > 0 {
-		r.log.WithFields(logrus.Fields{"ops": len(ops), "failed": len(failed), "drift": len(drift)}).Info("IPVS table synced")
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +35,9 @@ type Command struct {
 	Env []string
 	// Dir is the working directory. Default: lvsd's.
 	Dir string
+	// Credential runs the command as another user and group (lvsd must
+	// be root). Default: lvsd's own. LookupUser fills one in from a name.
+	Credential *syscall.Credential
 	// Timeout limits the run. Zero means no limit other than ctx.
 	Timeout time.Duration
 	// KillGrace is how long the group has between SIGTERM and SIGKILL on
@@ -122,7 +127,7 @@ func Run(ctx context.Context, c Command) Result {
 	}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential}
 	// Output copying must not outlive a killed group by much: a process
 	// that escaped the group could hold the pipe open forever.
 	cmd.WaitDelay = time.Second
@@ -237,6 +242,35 @@ func exitedNoHang(pid int) bool {
 		// the zeroed siginfo stays zero.
 		return info.Signo != 0
 	}
+}
+
+// LookupUser returns the credential of a user given by name or numeric
+// id: its uid, primary gid and supplementary groups.
+func LookupUser(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		var uerr error
+		if u, uerr = user.LookupId(name); uerr != nil {
+			return nil, fmt.Errorf("user %q: %w", name, err)
+		}
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, g := range ids {
+			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+				cred.Groups = append(cred.Groups, uint32(n))
+			}
+		}
+	}
+	return cred, nil
 }
 
 // capWriter keeps the first limit bytes written to it.

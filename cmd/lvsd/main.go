@@ -5,13 +5,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "lvsd:", err)
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(os.Stderr, "lvsd:", err)
+		}
 		os.Exit(exitCode(err))
 	}
 }

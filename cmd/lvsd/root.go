@@ -35,6 +35,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newValidateCmd())
 	root.AddCommand(newImportCmd())
+	root.AddCommand(newPlanCmd())
+	root.AddCommand(newRunCmd())
 	root.SetArgs(singleDashVar(os.Args[1:]))
 	return root
 }

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/lvsd/lvsd/director"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// DefaultStateFile is where the daemon records the IPVS services it owns
+// (systemd's StateDirectory=lvsd makes /var/lib/lvsd).
+const DefaultStateFile = "/var/lib/lvsd/ipvs-owned"
+
+// logFlags override the configuration's logging block.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		flags     configFlags
+		logs      logFlags
+		netns     string
+		stateFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: program IPVS, health-check the real servers, follow reloads",
+		Long: `Run applies the configuration to the kernel's IPVS table (adopting what is
+already there, with no write for what is already right), starts the health
+checks, and keeps the table equal to the configuration and the checks'
+verdicts: a verdict reaches the kernel within milliseconds, and the whole
+table is compared with the kernel every ipvs.resync_interval, repairing
+changes made behind lvsd's back (logged as drift).
+
+Signals: SIGHUP reloads the configuration (an invalid one is refused with its
+errors in the log, and nothing changes; a valid one is applied as a diff).
+SIGTERM and SIGINT stop the daemon and leave the IPVS table as it is, so a
+restart is hitless, unless ipvs.remove_on_stop is set. Under systemd
+(Type=notify) lvsd reports READY=1 after the first sync, RELOADING=1 and
+READY=1 around reloads, and STOPPING=1. See docs/daemon.md.`,
+		Example: `  lvsd run -c /etc/lvsd/lvsd.hcl
+  lvsd run -c /etc/lvsd/conf.d/ -var node=lb2 --log-level debug`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if netns != "" {
+				if err := enterNetns(netns); err != nil {
+					return err
+				}
+			}
+			return runDaemon(cmd.Context(), &flags, logs, stateFile, cmd.ErrOrStderr())
+		},
+	}
+	flags.register(cmd.Flags())
+	cmd.Flags().StringVar(&logs.level, "log-level", "", "log level, overriding the configuration's logging.level: trace, debug, info, warn, error")
+	cmd.Flags().StringVar(&logs.format, "log-format", "", "log format, overriding the configuration's logging.format: text or json")
+	cmd.Flags().StringVar(&stateFile, "state-file", DefaultStateFile, "`file` recording the IPVS services lvsd owns, so a restarted daemon still removes one that left the configuration meanwhile (\"\": none)")
+	cmd.Flags().StringVar(&netns, "netns", "", "run inside this network namespace (`path` /run/netns/NAME or /proc/PID/ns/net): its IPVS table, checks and hooks")
+	return cmd
+}
+
+func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile string, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	notify := newNotifier()
+	vars, err := flags.values(os.Environ())
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, diags := director.LoadConfig(flags.path, vars)
+	if diags.HasErrors() {
+		if err := director.WriteDiagnostics(stderr, diags, nil, 0, false); err != nil {
+			return err
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s: invalid configuration (%s)", flags.path, countDiags(diags))}
+	}
+	log := logrus.New()
+	log.SetOutput(stderr)
+	if err := configureLogging(log, cfg.Logging, lf); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	// Warnings as log lines, so a JSON log stays JSON.
+	for _, w := range diags {
+		f := logrus.Fields{"summary": w.Summary, "detail": w.Detail}
+		if w.Subject != nil {
+			f["at"] = w.Subject.String()
+		}
+		log.WithFields(f).Warn("configuration warning")
+	}
+
+	backend, err := ipvs.New("")
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+
+	log.WithFields(logrus.Fields{"version": version, "config": flags.path, "pid": os.Getpid(), "node": cfg.NodeName}).Info("lvsd starting")
+	d, err := director.New(director.Options{
+		Config: cfg,
+		Load: func() (*director.Config, hcl.Diagnostics) {
+			return director.LoadConfig(flags.path, vars)
+		},
+		Backend:   backend,
+		StateFile: stateFile,
+		Log:       log,
+		Ready: func() {
+			if err := notify.send("READY=1", "STATUS=running"); err != nil {
+				log.WithError(err).Warn("cannot tell systemd lvsd is ready")
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					select {
+					case reloads <- struct{}{}:
+					default: // one reload pending already covers this one
+					}
+					continue
+				}
+				log.WithField("signal", s.String()).Info("stopping")
+				_ = notify.send("STOPPING=1")
+				cancel()
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reloads:
+			}
+			_ = notify.send("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=reloading")
+			res, err := d.Reload(ctx)
+			if err == nil && res.Config != nil {
+				if lerr := configureLogging(log, res.Config.Logging, lf); lerr != nil {
+					log.WithError(lerr).Warn("logging settings not applied")
+				}
+			}
+			status := "STATUS=running"
+			if err != nil {
+				status = "STATUS=running; last reload refused: " + firstLine(err.Error())
+			}
+			_ = notify.send("READY=1", status)
+		}
+	}()
+
+	if err := d.Run(ctx); err != nil {
+		_ = notify.send("STOPPING=1")
+		return err
+	}
+	return nil
+}
+
+// configureLogging applies the logging block, with the flags winning.
+func configureLogging(log *logrus.Logger, l director.Logging, f logFlags) error {
+	level, format := l.Level, l.Format
+	if f.level != "" {
+		level = f.level
+	}
+	if f.format != "" {
+		format = f.format
+	}
+	lv, err := logrus.ParseLevel(level)
+	if err != nil {
+		return fmt.Errorf("log level %q: want trace, debug, info, warn or error", level)
+	}
+	switch strings.ToLower(format) {
+	case "", "text":
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	case "json":
+		log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return fmt.Errorf("log format %q: want text or json", format)
+	}
+	log.SetLevel(lv)
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

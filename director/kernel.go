@@ -1,0 +1,170 @@
+package director
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// kernelExtras is what lvsd sets in the kernel besides the IPVS table:
+// the connection timeouts and the connection sync daemons (the `ipvs`
+// block's timeouts and sync_daemon). *ipvs.Kernel has it; with a backend
+// that has not (the tests' ipvs.Memory) both are skipped.
+type kernelExtras interface {
+	Timeouts() (ipvs.Timeouts, error)
+	SetTimeouts(ipvs.Timeouts) error
+	Daemons() ([]ipvs.Daemon, error)
+	StartDaemon(ipvs.Daemon) error
+	StopDaemon(ipvs.DaemonState) error
+}
+
+// wantedDaemons is the sync daemons the configuration asks lvsd itself to
+// run: none for a daemon that follows a VRRP instance (the VRRP side
+// starts and stops it with the instance's state).
+func wantedDaemons(sd *SyncDaemon) map[ipvs.DaemonState]ipvs.Daemon {
+	if sd == nil {
+		return nil
+	}
+	base := ipvs.Daemon{Interface: sd.Interface, SyncID: uint32(sd.SyncID), MaxLen: sd.MaxLen, Group: sd.Group, Port: sd.Port, TTL: sd.TTL}
+	var states []ipvs.DaemonState
+	switch sd.Role {
+	case SyncMaster:
+		states = []ipvs.DaemonState{ipvs.DaemonMaster}
+	case SyncBackup:
+		states = []ipvs.DaemonState{ipvs.DaemonBackup}
+	case SyncBoth:
+		states = []ipvs.DaemonState{ipvs.DaemonMaster, ipvs.DaemonBackup}
+	}
+	out := map[ipvs.DaemonState]ipvs.Daemon{}
+	for _, s := range states {
+		d := base
+		d.State = s
+		out[s] = d
+	}
+	return out
+}
+
+// sameDaemon reports whether the running daemon have is the configured
+// want; settings left to the kernel's default are not compared.
+func sameDaemon(want, have ipvs.Daemon) bool {
+	return want.Interface == have.Interface && want.SyncID == have.SyncID &&
+		(want.MaxLen == 0 || want.MaxLen == have.MaxLen) &&
+		(!want.Group.IsValid() || want.Group == have.Group) &&
+		(want.Port == 0 || want.Port == have.Port) &&
+		(want.TTL == 0 || want.TTL == have.TTL)
+}
+
+// syncExtras makes the kernel's timeouts and sync daemons what the
+// configuration says. why is "start", "reload" or a full sync's reason; a
+// difference found by a periodic sync is drift (someone ran ipvsadm --set
+// or --stop-daemon) and logged as such. A sync daemon lvsd started (or
+// found running as configured) is stopped when the configuration drops it;
+// one it never had is left alone.
+func (d *Director) syncExtras(why string) {
+	k, ok := d.backend.(kernelExtras)
+	if !ok {
+		return
+	}
+	cfg := d.st.cfg.IPVS
+	drift := why != "start" && why != "reload"
+	log := d.log.WithField("why", why)
+
+	if t := cfg.Timeouts; t != nil {
+		want := ipvs.Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP}
+		cur, err := k.Timeouts()
+		switch {
+		case err != nil:
+			log.WithError(err).Warn("cannot read the IPVS connection timeouts")
+		case (want.TCP != 0 && want.TCP != cur.TCP) || (want.TCPFin != 0 && want.TCPFin != cur.TCPFin) || (want.UDP != 0 && want.UDP != cur.UDP):
+			d.st.sync.Writes++
+			f := logrus.Fields{"tcp": want.TCP.String(), "tcp_fin": want.TCPFin.String(), "udp": want.UDP.String()}
+			if err := k.SetTimeouts(want); err != nil {
+				log.WithError(err).Error("cannot set the IPVS connection timeouts")
+			} else if drift {
+				d.st.sync.DriftRepairs++
+				log.WithFields(f).WithField("were", cur).Warn("IPVS connection timeouts drifted from the configuration; restored")
+			} else {
+				log.WithFields(f).Info("IPVS connection timeouts set")
+			}
+		}
+	}
+
+	want := wantedDaemons(cfg.SyncDaemon)
+	if sd := cfg.SyncDaemon; sd != nil && sd.Role == SyncFollow && !drift && len(d.subsystems) == 0 {
+		log.WithField("vrrp_instance", sd.VRRPInstance).Warn("sync_daemon follows a VRRP instance, which starts and stops it; this lvsd does not run VRRP yet, so no sync daemon runs")
+	}
+	if len(want) == 0 && len(d.st.daemons) == 0 {
+		return
+	}
+	list, err := k.Daemons()
+	if err != nil {
+		log.WithError(err).Warn("cannot list the IPVS sync daemons")
+		return
+	}
+	running := map[ipvs.DaemonState]ipvs.Daemon{}
+	for _, r := range list {
+		running[r.State] = r
+	}
+	for _, state := range slices.Sorted(maps.Keys(want)) {
+		w := want[state]
+		r, isRunning := running[state]
+		f := logrus.Fields{"state": state.String(), "interface": w.Interface, "sync_id": w.SyncID}
+		if isRunning && sameDaemon(w, r) {
+			d.st.daemons[state] = true
+			continue
+		}
+		if isRunning {
+			d.st.sync.Writes++
+			if err := k.StopDaemon(state); err != nil {
+				log.WithError(err).WithFields(f).Error("cannot stop the IPVS sync daemon to restart it with the configured settings")
+				continue
+			}
+		}
+		d.st.sync.Writes++
+		if err := k.StartDaemon(w); err != nil {
+			log.WithError(err).WithFields(f).Error("cannot start the IPVS sync daemon")
+			continue
+		}
+		d.st.daemons[state] = true
+		switch {
+		case drift:
+			d.st.sync.DriftRepairs++
+			log.WithFields(f).Warn("IPVS sync daemon was stopped or changed behind lvsd's back; restarted")
+		case isRunning:
+			log.WithFields(f).Info("IPVS sync daemon restarted with the configured settings")
+		default:
+			log.WithFields(f).Info("IPVS sync daemon started")
+		}
+	}
+	for state := range d.st.daemons {
+		if _, ok := want[state]; ok {
+			continue
+		}
+		delete(d.st.daemons, state)
+		if _, ok := running[state]; !ok {
+			continue
+		}
+		d.st.sync.Writes++
+		if err := k.StopDaemon(state); err != nil {
+			log.WithError(err).WithField("state", state.String()).Error("cannot stop the IPVS sync daemon")
+			continue
+		}
+		log.WithField("state", state.String()).Info("IPVS sync daemon stopped (no longer configured)")
+	}
+}
+
+// stopDaemons stops the sync daemons lvsd runs (remove_on_stop).
+func (d *Director) stopDaemons() {
+	k, ok := d.backend.(kernelExtras)
+	if !ok {
+		return
+	}
+	for _, state := range slices.Sorted(maps.Keys(d.st.daemons)) {
+		if err := k.StopDaemon(state); err != nil {
+			d.log.WithError(err).WithField("state", state.String()).Warn("stopping: cannot stop the IPVS sync daemon")
+		}
+	}
+}
