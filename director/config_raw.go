@@ -193,8 +193,6 @@ type rawTCPCheck struct {
 	Expect  *hcl.Attribute `hcl:"expect,optional"`
 }
 
-type rawUDPCheck rawTCPCheck
-
 type rawHTTPCheck struct {
 	Method       *hcl.Attribute `hcl:"method,optional"`
 	Path         *hcl.Attribute `hcl:"path,optional"`
