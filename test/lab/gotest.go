@@ -107,6 +107,29 @@ type TestPackage struct {
 	ImportPath string
 	Dir        string // on the host
 	Rel        string // relative to the module root, "." for the root
+	// Programs are Go packages (module-relative, "./cmd/lvsd") the tests
+	// run as processes, declared in a test file with a line
+	// `//lab:program ./cmd/lvsd`. The lab builds each for the guest and
+	// puts it at $LVSD_LAB_FILES/bin/<base name> (see ProgramPath).
+	Programs []string
+}
+
+// programDirective declares a program the tests need in the lab.
+var programDirective = regexp.MustCompile(`(?m)^//lab:program\s+(\S+)\s*$`)
+
+// ProgramPath is where the lab put a program a test package declared with
+// `//lab:program`, by its base name ("lvsd"): $LVSD_LAB_FILES/bin/lvsd. It
+// is "" outside the lab or when the program is not there.
+func ProgramPath(name string) string {
+	dir := os.Getenv("LVSD_LAB_FILES")
+	if dir == "" {
+		return ""
+	}
+	p := filepath.Join(dir, "bin", name)
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return ""
+	}
+	return p
 }
 
 // kernelTestFunc finds a kernel test declaration in a test file.
@@ -151,6 +174,7 @@ func FindKernelTests(ctx context.Context, dir string, patterns []string) ([]Test
 			return nil, "", fmt.Errorf("package %s: %s", p.ImportPath, p.Error.Err)
 		}
 		has := false
+		var programs []string
 		for _, f := range append(p.TestGoFiles, p.XTestGoFiles...) {
 			b, err := os.ReadFile(filepath.Join(p.Dir, f))
 			if err != nil {
@@ -158,7 +182,9 @@ func FindKernelTests(ctx context.Context, dir string, patterns []string) ([]Test
 			}
 			if kernelTestFunc.Match(b) {
 				has = true
-				break
+			}
+			for _, m := range programDirective.FindAllSubmatch(b, -1) {
+				programs = append(programs, string(m[1]))
 			}
 		}
 		if !has {
@@ -171,7 +197,7 @@ func FindKernelTests(ctx context.Context, dir string, patterns []string) ([]Test
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return nil, "", fmt.Errorf("package %s is outside the module at %s", p.ImportPath, root)
 		}
-		pkgs = append(pkgs, TestPackage{ImportPath: p.ImportPath, Dir: p.Dir, Rel: filepath.ToSlash(rel)})
+		pkgs = append(pkgs, TestPackage{ImportPath: p.ImportPath, Dir: p.Dir, Rel: filepath.ToSlash(rel), Programs: programs})
 	}
 	return pkgs, root, nil
 }
@@ -264,6 +290,31 @@ func BuildTests(ctx context.Context, root, outDir string, pkgs []TestPackage, go
 	return bins, failed, nil
 }
 
+// buildPrograms builds the programs the packages declare (each once) and
+// returns them as files for $LVSD_LAB_FILES/bin.
+func buildPrograms(ctx context.Context, root, binDir string, pkgs []TestPackage, goarch string) ([]File, error) {
+	seen := map[string]string{} // base name -> package
+	var files []File
+	for _, p := range pkgs {
+		for _, prog := range p.Programs {
+			base := baseName(strings.TrimSuffix(prog, "/"))
+			if other, ok := seen[base]; ok {
+				if other != prog {
+					return nil, fmt.Errorf("lab programs %s and %s have the same name %s", other, prog, base)
+				}
+				continue
+			}
+			seen[base] = prog
+			out := filepath.Join(binDir, "programs", base)
+			if err := BuildProgram(ctx, root, prog, out, goarch); err != nil {
+				return nil, fmt.Errorf("program %s for the tests of %s: %w", prog, p.ImportPath, err)
+			}
+			files = append(files, File{Src: out, Dst: "bin/" + base})
+		}
+	}
+	return files, nil
+}
+
 // sourceSkip leaves out of the guest's copy of the module what tests do
 // not read: VCS data, caches, build output, test binaries, big files.
 func sourceSkip(rel string, d fs.DirEntry) bool {
@@ -329,6 +380,10 @@ func RunTests(ctx context.Context, spec TestSpec) (*TestReport, error) {
 		return nil, err
 	}
 	fmt.Fprintf(out, "lab: built %d test binaries in %.1fs\n", len(bins), timeNow().Sub(t0).Seconds())
+	progFiles, err := buildPrograms(ctx, root, binDir, pkgs, goarch)
+	if err != nil {
+		return nil, err
+	}
 
 	run := "^TestKernel"
 	if spec.Run != "" {
@@ -342,6 +397,7 @@ func RunTests(ctx context.Context, spec TestSpec) (*TestReport, error) {
 	}
 	lspec.Steps = nil
 	lspec.Mode = mode
+	lspec.Files = append(append([]File{}, lspec.Files...), progFiles...)
 	if mode == VM {
 		lspec.Files = append(append([]File{}, lspec.Files...), File{Src: root, Dst: SourceDir, Skip: sourceSkip})
 	}

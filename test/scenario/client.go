@@ -473,3 +473,6 @@ func (s *Streams) Close() {
 	s.cancel()
 	s.wg.Wait()
 }
+
+// Timeout is the deadline of one request.
+func (p *Prober) Timeout() time.Duration { return p.timeout }

@@ -313,3 +313,24 @@ func (l *Lab) Close() {
 		os.RemoveAll(l.Opt.Dir)
 	}
 }
+
+// ClientSees names the director whose MAC the client's ARP cache holds for
+// the VIP: where its packets to the VIP go ("" if none).
+func (l *Lab) ClientSees() string {
+	mac, err := l.Topo.Client.Neighbor(VIP)
+	if err != nil || mac == nil {
+		return ""
+	}
+	for _, n := range l.Topo.Directors {
+		if m, err := n.MAC("eth0"); err == nil && m.String() == mac.String() {
+			return n.Name
+		}
+	}
+	return mac.String()
+}
+
+// Save is the director's IPVS table in `ipvsadm -Sn` form: the services
+// and real servers without counters, for before/after comparisons.
+func (d *Director) Save(ctx context.Context) (string, error) {
+	return d.Node.Output(ctx, "ipvsadm", "-Sn")
+}

@@ -309,3 +309,28 @@ func (n *Node) Nft(ctx context.Context, script string) error {
 	_, err = n.Output(ctx, "nft", "-f", f.Name())
 	return err
 }
+
+// MAC is dev's hardware address.
+func (n *Node) MAC(dev string) (net.HardwareAddr, error) {
+	l, err := n.link(dev)
+	if err != nil {
+		return nil, err
+	}
+	return l.Attrs().HardwareAddr, nil
+}
+
+// Neighbor is the hardware address n's neighbour table holds for a (nil
+// when it has none, or an incomplete or failed entry).
+func (n *Node) Neighbor(a netip.Addr) (net.HardwareAddr, error) {
+	ns, err := n.nl.NeighList(0, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("neighbours on %s: %w", n.Name, err)
+	}
+	for _, e := range ns {
+		ip, ok := netip.AddrFromSlice(e.IP)
+		if ok && ip.Unmap() == a && e.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 && len(e.HardwareAddr) > 0 {
+			return e.HardwareAddr, nil
+		}
+	}
+	return nil, nil
+}
