@@ -9,7 +9,7 @@ LAB      := $(GO) run ./test/lab/cmd/kernellab
 # Debian 13 directors run.
 LAB_KERNEL2 ?= linux-image-6.12-amd64
 
-.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks bench-failover
+.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks bench-failover lab bench-checks-keepalived
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -19,6 +19,12 @@ build: ## build bin/lvsd
 
 deps: ## install the Debian packages the tests use (needs root; no-op if present)
 	@test/deps.sh
+
+# make lab: the whole architecture in one command (docs/lab.md).
+MODE     ?= nat
+LAB_ARGS ?=
+lab: build deps ## two lvsd directors, three web servers and a client in the kernel lab: failures while you watch (MODE=nat|dr|tun)
+	$(LAB) run -cpus 2 -timeout 10m -file $(BIN):lvsd -- ./test/scenario/cmd/lvsdlab -mode $(MODE) $(LAB_ARGS)
 
 test: deps ## everything: unit, root-only namespace tests, and the kernel lab
 	@rc=0; \
@@ -54,3 +60,7 @@ clean: ## remove build output (the lab cache stays)
 
 bench-failover: deps ## VRRP failover, lvsd vs keepalived in namespaces (root; a few minutes)
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFailover$$' -benchtime 1x -timeout 30m ./vrrp
+
+bench-checks-keepalived: build deps ## keepalived's checker vs lvsd, 1,000 TCP checks/s each at once, CPU per check, in the kernel lab
+	CGO_ENABLED=0 $(GO) build -o bin/benchchecks ./checkers/internal/benchchecks
+	$(LAB) run -cpus 2 -timeout 20m -file bin/benchchecks:benchchecks -file $(BIN):lvsd -- ./test/bench/checkcpu $(BENCH_ARGS)
