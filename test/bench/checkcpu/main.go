@@ -170,7 +170,7 @@ func run(c config) error {
 		}
 		sec := time.Since(t0).Seconds()
 		cell := func(a, b sample) string {
-			return fmt.Sprintf("%4.0f/s %5.3f core", float64(b.syns-a.syns)/sec, (b.cpu - a.cpu).Seconds()/sec)
+			return fmt.Sprintf("%4.0f/s %5.3f core", float64(b.syns-a.syns)/sec, (b.cpu-a.cpu).Seconds()/sec)
 		}
 		r := perK(ka0, ka1) / perK(lv0, lv1)
 		ratios = append(ratios, r)
