@@ -298,7 +298,11 @@ var CheckKinds = []CheckKind{CheckICMP, CheckTCP, CheckHTTP, CheckHTTPS, CheckEx
 type Check struct {
 	Kind     CheckKind
 	Interval time.Duration
-	Timeout  time.Duration
+	// RetryInterval replaces Interval while a verdict is in doubt: after a
+	// failure while up, or a success while down (keepalived's
+	// delay_before_retry). Equal to Interval unless set.
+	RetryInterval time.Duration
+	Timeout       time.Duration
 	// Warmup spreads the first run of the check uniformly over [0, Warmup).
 	Warmup time.Duration
 	Rise   int

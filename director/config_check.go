@@ -52,7 +52,7 @@ func (d *decoder) decodeCheck(r *rawCheck) (Check, bool) {
 	errs := len(d.diags.Errs())
 
 	if c.Kind == CheckNone {
-		for _, a := range []*hcl.Attribute{r.Interval, r.Timeout, r.Warmup, r.Rise, r.Fall, r.StartDown, r.SourceAddress, r.SourceInterface, r.Address, r.Port} {
+		for _, a := range []*hcl.Attribute{r.Interval, r.RetryInterval, r.Timeout, r.Warmup, r.Rise, r.Fall, r.StartDown, r.SourceAddress, r.SourceInterface, r.Address, r.Port} {
 			if a != nil {
 				d.errAt(a.NameRange, "Setting on a none check", "A none check only declares the real server always up; it takes no %s.", a.Name)
 			}
@@ -65,6 +65,10 @@ func (d *decoder) decodeCheck(r *rawCheck) (Check, bool) {
 	c.Rise, c.Fall = DefaultRise, DefaultFall
 	if v, ok := d.duration(r.Interval, 10*time.Millisecond, time.Hour); ok {
 		c.Interval = v
+	}
+	c.RetryInterval = c.Interval
+	if v, ok := d.duration(r.RetryInterval, 10*time.Millisecond, time.Hour); ok {
+		c.RetryInterval = v
 	}
 	c.Timeout = min(DefaultCheckTimeout, c.Interval)
 	if v, ok := d.duration(r.Timeout, time.Millisecond, time.Hour); ok {

@@ -174,6 +174,7 @@ type rawCheck struct {
 	DefRange   hcl.Range `hcl:",def_range"`
 
 	Interval        *hcl.Attribute `hcl:"interval,optional"`
+	RetryInterval   *hcl.Attribute `hcl:"retry_interval,optional"`
 	Timeout         *hcl.Attribute `hcl:"timeout,optional"`
 	Warmup          *hcl.Attribute `hcl:"warmup,optional"`
 	Rise            *hcl.Attribute `hcl:"rise,optional"`

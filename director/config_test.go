@@ -45,7 +45,7 @@ func defaults() *Config {
 
 // defaultCheck is a check of kind k with the default common settings.
 func defaultCheck(k CheckKind) Check {
-	return Check{Kind: k, Interval: 5 * time.Second, Timeout: 2 * time.Second, Warmup: 5 * time.Second, Rise: 2, Fall: 3}
+	return Check{Kind: k, Interval: 5 * time.Second, RetryInterval: 5 * time.Second, Timeout: 2 * time.Second, Warmup: 5 * time.Second, Rise: 2, Fall: 3}
 }
 
 func withTarget(c Check, target string) Check {
@@ -146,7 +146,7 @@ virtual_server "app" {
 }`,
 		want: func(c *Config) {
 			tcpCheck := Check{
-				Kind: CheckTCP, Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 3, StartDown: true,
+				Kind: CheckTCP, Interval: time.Second, RetryInterval: time.Second, Timeout: time.Second, Rise: 2, Fall: 3, StartDown: true,
 				SourceAddress: ip("10.0.0.254"), SourceInterface: "eth1",
 				TCP: &TCPCheck{Send: []byte{0xde, 0xad}, Expect: "^ok"},
 			}
@@ -231,6 +231,7 @@ virtual_server "k" {
     address = "10.0.0.1:53"
     check "https" {
       interval        = "1s"
+      retry_interval  = "500ms"
       host            = "www.example.com:8443"
       status          = [200, "300-399"]
       headers         = { "x-probe" = "lvsd" }
@@ -263,6 +264,7 @@ virtual_server "k" {
 		want: func(c *Config) {
 			https := defaultCheck(CheckHTTPS)
 			https.Interval, https.Timeout, https.Warmup = time.Second, time.Second, time.Second
+			https.RetryInterval = 500 * time.Millisecond
 			https.Target = ap("10.0.0.1:53")
 			https.HTTP = &HTTPCheck{
 				Method: "GET", Path: "/", Host: "www.example.com:8443", Headers: map[string]string{"X-Probe": "lvsd"},

@@ -21,14 +21,15 @@ func checkDefinition(cfg *Config, vs *VirtualServer, rs *RealServer, c Check) (c
 	def := checkers.Definition{
 		Target: c.Target,
 		Settings: checkers.Settings{
-			Interval:  c.Interval,
-			Timeout:   c.Timeout,
-			Rise:      c.Rise,
-			Fall:      c.Fall,
-			Warmup:    c.Warmup,
-			StartDown: c.StartDown,
-			Source:    c.SourceAddress,
-			Interface: c.SourceInterface,
+			Interval:      c.Interval,
+			RetryInterval: c.RetryInterval,
+			Timeout:       c.Timeout,
+			Rise:          c.Rise,
+			Fall:          c.Fall,
+			Warmup:        c.Warmup,
+			StartDown:     c.StartDown,
+			Source:        c.SourceAddress,
+			Interface:     c.SourceInterface,
 		},
 	}
 	if c.Warmup == 0 {

@@ -74,7 +74,7 @@ virtual_server "v" {
 	https := regs[0].Check
 	wantHTTPS := checkers.Definition{
 		Target:   target,
-		Settings: checkers.Settings{Interval: 3 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Warmup: -1},
+		Settings: checkers.Settings{Interval: 3 * time.Second, RetryInterval: 3 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3, Warmup: -1},
 		Spec: checkers.HTTPSpec{TLS: true, Method: "GET", Path: "/health", Host: "www.example.com",
 			Status: checkers.StatusCodes{{From: 200, To: 200}, {From: 301, To: 302}}, Digest: "md5:0123456789abcdef0123456789abcdef",
 			MaxBody: DefaultMaxBodyBytes, SNI: "www.example.com"},

@@ -3,9 +3,8 @@ package ipvs
 import (
 	"context"
 	"fmt"
-	"net/netip"
+	"maps"
 	"slices"
-	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -68,135 +67,38 @@ func (r *Reconciler) SyncCached(ctx context.Context, desired Table, keys ...Serv
 	}
 
 	now := r.clock.Now()
-	eff := sub // entries are desired's until copied
-	eff.svcs = make(map[ServiceKey]*entry, len(sub.svcs))
+	eff := Table{svcs: make(map[ServiceKey]*entry, len(sub.svcs))}
 	have := Table{svcs: make(map[ServiceKey]*entry, len(scope))}
-	var (
-		retired []ServiceKey
-		list    []Drain
-	)
+	st := newDrainState()
+	var retired []ServiceKey
 	for _, k := range scope {
 		want, cur := desired.svcs[k], r.model.svcs[k]
 		if cur != nil {
 			have.svcs[k] = cur
 		}
-		oldDrains := r.drains[k]
-		oldSince, svcDraining := r.svcDrains[k]
-		delete(r.drains, k)
-		delete(r.svcDrains, k)
-		switch {
-		case want != nil:
-			eff.svcs[k] = want
-			timeout := want.svc.DrainTimeout
-			if cur == nil || timeout <= 0 {
-				continue
-			}
-			copied := false
-			for _, a := range cur.sortedAddrs() {
-				if _, ok := want.dests[a]; ok {
-					continue
-				}
-				since, ok := oldDrains[a]
-				if !ok {
-					since = now
-				}
-				if !now.Before(since.Add(timeout)) {
-					continue // timed out: Diff deletes it
-				}
-				if !copied {
-					eff.svcs[k] = want.clone()
-					copied = true
-				}
-				hd := cur.dests[a]
-				d := kernelDest(hd)
-				d.Weight = 0
-				eff.svcs[k].dests[a] = d
-				if r.drains[k] == nil {
-					r.drains[k] = map[netip.AddrPort]time.Time{}
-				}
-				r.drains[k][a] = since
-				list = append(list, Drain{Service: k, Addr: a, Since: since, Deadline: since.Add(timeout),
-					ActiveConns: hd.Stats.ActiveConns, InactiveConns: hd.Stats.InactiveConns})
-			}
-		case r.owned[k]:
-			timeout := r.last[k].DrainTimeout
-			if cur != nil && timeout > 0 && len(cur.dests) > 0 {
-				since := now
-				if svcDraining {
-					since = oldSince
-				}
-				if now.Before(since.Add(timeout)) {
-					e := &entry{svc: cur.svc, dests: make(map[netip.AddrPort]Destination, len(cur.dests))}
-					e.svc.DrainTimeout = timeout
-					for _, a := range cur.sortedAddrs() {
-						hd := cur.dests[a]
-						d := kernelDest(hd)
-						d.Weight = 0
-						e.dests[a] = d
-						list = append(list, Drain{Service: k, Addr: a, Since: since, Deadline: since.Add(timeout),
-							ActiveConns: hd.Stats.ActiveConns, InactiveConns: hd.Stats.InactiveConns, ServiceRemoved: true})
-					}
-					eff.svcs[k] = e
-					r.svcDrains[k] = since
-					continue
-				}
-			}
+		if want == nil && !r.owned[k] {
+			continue // neither desired nor ours
+		}
+		if e := r.drainService(k, want, cur, now, false, st); e != nil {
+			eff.svcs[k] = e
+		} else {
 			retired = append(retired, k)
 		}
 	}
-	draining := slices.DeleteFunc(slices.Clone(r.draining), func(d Drain) bool { return inScope[d.Service] })
-	draining = append(draining, list...)
-	slices.SortFunc(draining, func(a, b Drain) int {
-		if c := a.Service.Compare(b.Service); c != 0 {
-			return c
-		}
-		return a.Addr.Compare(b.Addr)
-	})
-	r.draining = draining
+	// The drains of services out of scope stand as the last sync left them.
+	for _, k := range scope {
+		delete(r.drains, k)
+		delete(r.svcDrains, k)
+	}
+	maps.Copy(r.drains, st.drains)
+	maps.Copy(r.svcDrains, st.svcDrains)
+	st.list = append(st.list, slices.DeleteFunc(slices.Clone(r.draining), func(d Drain) bool { return inScope[d.Service] })...)
+	st.sort()
+	r.draining = st.list
 
 	ops := Diff(eff, have, retired...)
-
-	grew := false
-	for k := range eff.svcs {
-		if !r.owned[k] {
-			r.owned[k] = true
-			grew = true
-		}
-	}
-	if grew {
-		r.saveOwned()
-	}
-
-	w0 := r.b.Writes()
-	var failed []*OpError
-	if len(ops) > 0 {
-		failed = r.b.Apply(ctx, ops)
-	}
-	writes := r.b.Writes() - w0
-	bad := make(map[Op]bool, len(failed))
-	for _, e := range failed {
-		bad[e.Op] = true
-	}
-	for _, op := range ops {
-		if !bad[op] {
-			_ = r.model.Apply(op) // ops came from a diff against the model; they apply
-		}
-	}
-
-	shrank := false
-	for _, k := range retired {
-		if !r.model.Has(k) {
-			delete(r.owned, k)
-			delete(r.last, k)
-			shrank = true
-		}
-	}
-	for k, e := range sub.svcs {
-		r.last[k] = e.svc
-	}
-	if shrank {
-		r.saveOwned()
-	}
+	r.own(eff)
+	failed, writes := r.apply(ctx, r.model, ops, retired, sub.svcs)
 
 	r.logOps(ops, failed, nil)
 	if len(ops) > 0 {
@@ -246,9 +148,8 @@ func (r *Reconciler) RemoveOwned(ctx context.Context) (Report, error) {
 	}
 	r.saveOwned()
 	r.model = nil
-	r.drains = map[ServiceKey]map[netip.AddrPort]time.Time{}
-	r.svcDrains = map[ServiceKey]time.Time{}
-	r.draining = nil
+	st := newDrainState()
+	r.drains, r.svcDrains, r.draining = st.drains, st.svcDrains, nil
 	r.logOps(ops, failed, nil)
 	return Report{Ops: ops, Failed: failed, Writes: writes, Owned: len(r.owned)}, nil
 }

@@ -184,59 +184,17 @@ func (r *Reconciler) syncLocked(ctx context.Context, desired Table) (Report, err
 	ops := Diff(eff, actual, retired...)
 	drift := r.drift(eff, ops)
 
-	// Own what we are about to create before creating it, so a crash
-	// between the two never leaves an unowned service behind.
-	grew := false
-	for k := range eff.svcs {
-		if !r.owned[k] {
-			r.owned[k] = true
-			grew = true
-		}
-	}
-	if grew {
-		r.saveOwned()
-	}
-
-	w0 := r.b.Writes()
-	var failed []*OpError
-	if len(ops) > 0 {
-		failed = r.b.Apply(ctx, ops)
-	}
-	writes := r.b.Writes() - w0
-
+	r.own(eff)
 	// The model of the kernel is the dump (ours to keep) with the ops
 	// that succeeded applied.
-	bad := make(map[Op]bool, len(failed))
-	for _, e := range failed {
-		bad[e.Op] = true
-	}
 	model := Table{svcs: make(map[ServiceKey]*entry, len(r.owned))}
 	for k, e := range actual.svcs {
 		if r.owned[k] {
 			model.svcs[k] = e
 		}
 	}
-	for _, op := range ops {
-		if !bad[op] {
-			_ = model.Apply(op) // ops came from a diff against actual; they apply
-		}
-	}
 	r.model = &model
-
-	shrank := false
-	for _, k := range retired {
-		if !model.Has(k) {
-			delete(r.owned, k)
-			delete(r.last, k)
-			shrank = true
-		}
-	}
-	for k, e := range desired.svcs {
-		r.last[k] = e.svc
-	}
-	if shrank {
-		r.saveOwned()
-	}
+	failed, writes := r.apply(ctx, &model, ops, retired, desired.svcs)
 
 	r.logSync(ops, failed, drift)
 	return Report{
@@ -294,83 +252,166 @@ func (r *Reconciler) effective(desired, actual Table, now time.Time) Table {
 	if eff.svcs == nil {
 		eff.svcs = map[ServiceKey]*entry{}
 	}
-	drains := map[ServiceKey]map[netip.AddrPort]time.Time{}
-	svcDrains := map[ServiceKey]time.Time{}
-	var list []Drain
+	st := newDrainState()
 	for k, have := range actual.svcs {
 		want, inDesired := desired.svcs[k]
 		if !inDesired && !r.owned[k] {
 			continue // foreign
 		}
-		if inDesired {
-			timeout := want.svc.DrainTimeout
-			if timeout <= 0 || len(have.dests) == 0 {
-				continue
-			}
-			copied := false
-			for a, hd := range have.dests {
-				if _, ok := want.dests[a]; ok {
-					continue
-				}
-				since, ok := r.drains[k][a]
-				if !ok {
-					since = now
-				}
-				if hd.Stats.ActiveConns+hd.Stats.InactiveConns == 0 || !now.Before(since.Add(timeout)) {
-					continue // done: Diff deletes it
-				}
-				if !copied {
-					eff.svcs[k] = want.clone()
-					copied = true
-				}
-				d := kernelDest(hd)
-				d.Weight = 0
-				eff.svcs[k].dests[a] = d
-				if drains[k] == nil {
-					drains[k] = map[netip.AddrPort]time.Time{}
-				}
-				drains[k][a] = since
-				list = append(list, Drain{Service: k, Addr: a, Since: since, Deadline: since.Add(timeout),
-					ActiveConns: hd.Stats.ActiveConns, InactiveConns: hd.Stats.InactiveConns})
-			}
-			continue
+		if e := r.drainService(k, want, have, now, true, st); e != nil {
+			eff.svcs[k] = e
 		}
-		// An owned service that left desired drains as a whole.
-		timeout := r.last[k].DrainTimeout
-		if timeout <= 0 {
-			continue
-		}
-		since, ok := r.svcDrains[k]
-		if !ok {
-			since = now
-		}
-		var conns uint32
-		for _, d := range have.dests {
-			conns += d.Stats.ActiveConns + d.Stats.InactiveConns
-		}
-		if conns == 0 || !now.Before(since.Add(timeout)) {
-			continue // done: Diff deletes the service
-		}
-		e := &entry{svc: have.svc, dests: make(map[netip.AddrPort]Destination, len(have.dests))}
-		e.svc.DrainTimeout = timeout
-		for _, hd := range have.dests {
-			d := kernelDest(hd)
-			d.Weight = 0
-			e.dests[d.Addr] = d
-			list = append(list, Drain{Service: k, Addr: d.Addr, Since: since, Deadline: since.Add(timeout),
-				ActiveConns: hd.Stats.ActiveConns, InactiveConns: hd.Stats.InactiveConns, ServiceRemoved: true})
-		}
-		eff.svcs[k] = e
-		svcDrains[k] = since
 	}
-	slices.SortFunc(list, func(a, b Drain) int {
+	st.sort()
+	r.drains, r.svcDrains, r.draining = st.drains, st.svcDrains, st.list
+	return eff
+}
+
+// drainState collects the drains one sync decides on.
+type drainState struct {
+	drains    map[ServiceKey]map[netip.AddrPort]time.Time
+	svcDrains map[ServiceKey]time.Time
+	list      []Drain
+}
+
+func newDrainState() *drainState {
+	return &drainState{drains: map[ServiceKey]map[netip.AddrPort]time.Time{}, svcDrains: map[ServiceKey]time.Time{}}
+}
+
+func (st *drainState) sort() {
+	slices.SortFunc(st.list, func(a, b Drain) int {
 		if c := a.Service.Compare(b.Service); c != 0 {
 			return c
 		}
 		return a.Addr.Compare(b.Addr)
 	})
-	r.drains, r.svcDrains, r.draining = drains, svcDrains, list
-	return eff
+}
+
+// drainService decides what lvsd wants in the kernel for the owned
+// service k: want (nil when k left the desired table) plus whatever of
+// have, the kernel's entry (nil when absent), stays at weight 0 to drain.
+// It returns nil when the service is to be deleted. connsKnown says whether
+// have's connection counts are fresh (a dump): without them a real server
+// drains until its deadline, as it cannot be seen to be idle. Both Sync and
+// SyncCached decide here, so their drain rules cannot drift apart.
+func (r *Reconciler) drainService(k ServiceKey, want, have *entry, now time.Time, connsKnown bool, st *drainState) *entry {
+	if have == nil || len(have.dests) == 0 {
+		return want
+	}
+	idle := func(d Destination) bool {
+		return connsKnown && d.Stats.ActiveConns+d.Stats.InactiveConns == 0
+	}
+	drain := func(a netip.AddrPort, since time.Time, timeout time.Duration, removed bool) Destination {
+		hd := have.dests[a]
+		st.list = append(st.list, Drain{Service: k, Addr: a, Since: since, Deadline: since.Add(timeout),
+			ActiveConns: hd.Stats.ActiveConns, InactiveConns: hd.Stats.InactiveConns, ServiceRemoved: removed})
+		d := kernelDest(hd)
+		d.Weight = 0
+		return d
+	}
+	if want != nil {
+		timeout := want.svc.DrainTimeout
+		if timeout <= 0 {
+			return want
+		}
+		eff := want
+		for _, a := range have.sortedAddrs() {
+			if _, ok := want.dests[a]; ok {
+				continue
+			}
+			since, ok := r.drains[k][a]
+			if !ok {
+				since = now
+			}
+			if idle(have.dests[a]) || !now.Before(since.Add(timeout)) {
+				continue // done: Diff deletes it
+			}
+			if eff == want {
+				eff = want.clone()
+			}
+			eff.dests[a] = drain(a, since, timeout, false)
+			if st.drains[k] == nil {
+				st.drains[k] = map[netip.AddrPort]time.Time{}
+			}
+			st.drains[k][a] = since
+		}
+		return eff
+	}
+	// An owned service that left desired drains as a whole.
+	timeout := r.last[k].DrainTimeout
+	if timeout <= 0 {
+		return nil
+	}
+	since, ok := r.svcDrains[k]
+	if !ok {
+		since = now
+	}
+	busy := false
+	for _, d := range have.dests {
+		busy = busy || !idle(d)
+	}
+	if !busy || !now.Before(since.Add(timeout)) {
+		return nil // done: Diff deletes the service
+	}
+	e := &entry{svc: have.svc, dests: make(map[netip.AddrPort]Destination, len(have.dests))}
+	e.svc.DrainTimeout = timeout
+	for _, a := range have.sortedAddrs() {
+		e.dests[a] = drain(a, since, timeout, true)
+	}
+	st.svcDrains[k] = since
+	return e
+}
+
+// own records every service of eff as lvsd's before any of them is
+// created, so a crash between the two never leaves an unowned service
+// behind.
+func (r *Reconciler) own(eff Table) {
+	grew := false
+	for k := range eff.svcs {
+		if !r.owned[k] {
+			r.owned[k] = true
+			grew = true
+		}
+	}
+	if grew {
+		r.saveOwned()
+	}
+}
+
+// apply applies ops, records those that succeeded in model, gives up the
+// retired services now gone, and remembers desired's settings (their
+// drain timeouts outlive their removal from the configuration).
+func (r *Reconciler) apply(ctx context.Context, model *Table, ops []Op, retired []ServiceKey, desired map[ServiceKey]*entry) ([]*OpError, uint64) {
+	w0 := r.b.Writes()
+	var failed []*OpError
+	if len(ops) > 0 {
+		failed = r.b.Apply(ctx, ops)
+	}
+	writes := r.b.Writes() - w0
+	bad := make(map[Op]bool, len(failed))
+	for _, e := range failed {
+		bad[e.Op] = true
+	}
+	for _, op := range ops {
+		if !bad[op] {
+			_ = model.Apply(op) // ops came from a diff against model's contents; they apply
+		}
+	}
+	shrank := false
+	for _, k := range retired {
+		if !model.Has(k) {
+			delete(r.owned, k)
+			delete(r.last, k)
+			shrank = true
+		}
+	}
+	for k, e := range desired {
+		r.last[k] = e.svc
+	}
+	if shrank {
+		r.saveOwned()
+	}
+	return failed, writes
 }
 
 func (r *Reconciler) saveOwned() {

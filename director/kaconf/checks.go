@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,9 +82,6 @@ func (v *vsConv) checker(n *Node, defs checkDefaults, checkPort uint16, hasPort 
 			timeout = time.Duration(*cc.miscTime) * time.Second
 		}
 	}
-	if t := (timing{retry: retry, dbr: dbr, delayLoop: interval}); retry > 0 && dbr != interval && !slices.Contains(*v.timings, t) {
-		*v.timings = append(*v.timings, t)
-	}
 
 	// base returns a new check block with the settings every kind shares.
 	base := func(comment string) *hblock {
@@ -120,6 +116,9 @@ func (v *vsConv) checker(n *Node, defs checkDefaults, checkPort uint16, hasPort 
 		b.setDuration("timeout", timeout)
 		b.setInt("rise", 1).note("keepalived: up after one success")
 		b.setInt("fall", retry+1).note(fmt.Sprintf("keepalived: retry %d", retry))
+		if retry > 0 && dbr != interval {
+			b.setDuration("retry_interval", dbr).note("keepalived: delay_before_retry")
+		}
 		if cc.defs.warmup != nil {
 			b.setDuration("warmup", *cc.defs.warmup)
 		}

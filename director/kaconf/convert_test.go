@@ -57,7 +57,7 @@ func onlyVI(t *testing.T, cfg *director.Config) *director.VRRPInstance {
 }
 
 // The checker timing keepalived's users tune most: delay_loop,
-// connect_timeout, retry. retry counts the checks after the first failure,
+// connect_timeout, retry, delay_before_retry. retry counts the checks after the first failure,
 // so the server goes down after retry+1 failures; one success brings it
 // back.
 func TestCheckTiming(t *testing.T) {
@@ -68,14 +68,14 @@ func TestCheckTiming(t *testing.T) {
 		interval, timeout      time.Duration
 		rise, fall             int
 		startDown              bool
-		timingWarn             bool
+		retryInterval          time.Duration // zero: equal to interval
 		warmup                 time.Duration
 		wantExtraWarningPhrase string
 	}{
 		{name: "virtual server settings", vs: "delay_loop 6\n", checker: "TCP_CHECK {\n connect_timeout 3\n retry 3\n delay_before_retry 6\n}",
 			kind: director.CheckTCP, interval: 6 * time.Second, timeout: 3 * time.Second, rise: 1, fall: 4, warmup: 6 * time.Second},
 		{name: "keepalived's defaults", vs: "", checker: "TCP_CHECK {\n}",
-			kind: director.CheckTCP, interval: 60 * time.Second, timeout: 5 * time.Second, rise: 1, fall: 2, timingWarn: true, warmup: 60 * time.Second},
+			kind: director.CheckTCP, interval: 60 * time.Second, timeout: 5 * time.Second, rise: 1, fall: 2, retryInterval: time.Second, warmup: 60 * time.Second},
 		{name: "real server settings override the virtual server's", vs: "delay_loop 6\nconnect_timeout 4\nretry 5\n", rs: "delay_loop 2\nretry 0\n", checker: "TCP_CHECK {\n}",
 			kind: director.CheckTCP, interval: 2 * time.Second, timeout: 4 * time.Second, rise: 1, fall: 1, warmup: 2 * time.Second},
 		{name: "checker settings override the real server's", vs: "delay_loop 6\n", rs: "retry 5\n", checker: "TCP_CHECK {\n retry 2\n delay_loop 1.5\n connect_timeout 0.5\n warmup 0\n delay_before_retry 1.5\n}",
@@ -83,7 +83,7 @@ func TestCheckTiming(t *testing.T) {
 		{name: "nb_get_retry is retry", vs: "delay_loop 3\n", checker: "HTTP_GET {\n url {\n path /\n }\n nb_get_retry 2\n}",
 			kind: director.CheckHTTP, interval: 3 * time.Second, timeout: 5 * time.Second, rise: 1, fall: 3, warmup: 3 * time.Second},
 		{name: "HTTP_GET retries after 3s", vs: "delay_loop 10\n", checker: "HTTP_GET {\n url {\n path /\n }\n retry 2\n}",
-			kind: director.CheckHTTP, interval: 10 * time.Second, timeout: 5 * time.Second, rise: 1, fall: 3, timingWarn: true, warmup: 10 * time.Second},
+			kind: director.CheckHTTP, interval: 10 * time.Second, timeout: 5 * time.Second, rise: 1, fall: 3, retryInterval: 3 * time.Second, warmup: 10 * time.Second},
 		{name: "MISC_CHECK: no retry, the virtual server's delay_loop as timeout", vs: "delay_loop 7\n", checker: "MISC_CHECK {\n misc_path /bin/true\n}",
 			kind: director.CheckExec, interval: 7 * time.Second, timeout: 7 * time.Second, rise: 1, fall: 1, warmup: 7 * time.Second},
 		{name: "misc_timeout", vs: "delay_loop 7\n", checker: "MISC_CHECK {\n misc_path /bin/true\n misc_timeout 3\n}",
@@ -108,8 +108,15 @@ func TestCheckTiming(t *testing.T) {
 				t.Errorf("check %s interval %s timeout %s rise %d fall %d start_down %v warmup %s; want %s %s %s %d %d %v %s\n%s",
 					c.Kind, c.Interval, c.Timeout, c.Rise, c.Fall, c.StartDown, c.Warmup, tt.kind, tt.interval, tt.timeout, tt.rise, tt.fall, tt.startDown, tt.warmup, out)
 			}
-			if got := hasWarning(warns, "delay_before_retry"); got != tt.timingWarn {
-				t.Errorf("timing warning %v, want %v: %v", got, tt.timingWarn, warns)
+			wantRetry := tt.retryInterval
+			if wantRetry == 0 {
+				wantRetry = tt.interval
+			}
+			if c.RetryInterval != wantRetry {
+				t.Errorf("retry_interval %s, want %s (keepalived's delay_before_retry)\n%s", c.RetryInterval, wantRetry, out)
+			}
+			if hasWarning(warns, "delay_before_retry") {
+				t.Errorf("delay_before_retry maps to retry_interval; no warning expected: %v", warns)
 			}
 		})
 	}

@@ -38,13 +38,6 @@ type service struct {
 	family string // inet/inet6 of a firewall mark from a group
 }
 
-// timing remembers a check's keepalived retry timing, for one warning per
-// virtual server.
-type timing struct {
-	retry          int64
-	dbr, delayLoop time.Duration
-}
-
 type vsConv struct {
 	c      *conv
 	n      *Node
@@ -54,9 +47,7 @@ type vsConv struct {
 	fwd    string // nat, dr, tun
 	family int    // 4 or 6
 	defs   checkDefaults
-	// timings are the distinct retry timings of the checks, in order.
-	timings *[]timing
-	once    map[string]bool
+	once   map[string]bool
 }
 
 // warnOnce warns about key once per virtual server.
@@ -73,7 +64,7 @@ func (c *conv) virtualServer(n *Node) []*hblock {
 		c.warn(n.Pos, "virtual_server needs a { } block; ignored")
 		return nil
 	}
-	v := &vsConv{c: c, n: n, timings: &[]timing{}, once: map[string]bool{}}
+	v := &vsConv{c: c, n: n, once: map[string]bool{}}
 	var baseName, groupName string
 	switch strings.ToLower(n.Arg(0)) {
 	case "":
@@ -628,7 +619,6 @@ func (v *vsConv) emit(proto string, st *vsSettings) *hblock {
 			b.add(ch)
 		}
 	}
-	v.timingWarning()
 
 	q, h := int64(1), int64(0)
 	if st.quorum != nil {
@@ -729,15 +719,6 @@ func granularity(s string, family int) string {
 		return ""
 	}
 	return s
-}
-
-// timingWarning says once per virtual server how keepalived's retry
-// timing differs from lvsd's.
-func (v *vsConv) timingWarning() {
-	for _, t := range *v.timings {
-		v.c.warn(v.n.Pos, "checks: keepalived takes a real server down after %d failed checks, retrying every %s (delay_before_retry) after the first failure, so after about %s; lvsd checks every interval (%s), so with fall = %d after about %s. Lower the interval to detect failures as fast",
-			t.retry+1, fmtDuration(t.dbr), fmtDuration(time.Duration(t.retry)*t.dbr), fmtDuration(t.delayLoop), t.retry+1, fmtDuration(time.Duration(t.retry)*t.delayLoop))
-	}
 }
 
 // realServer converts a real_server block. It returns the block (without

@@ -21,6 +21,7 @@ virtual_server "d" {
     check "http" {
       interval = "5ms" # error@18: interval must be between 10ms and 1h0m0s
       fall     = 0 # error@18: fall must be between 1 and 1000
+      retry_interval = "1ms" # error@24: retry_interval must be between 10ms and 1h0m0s
     }
   }
 }

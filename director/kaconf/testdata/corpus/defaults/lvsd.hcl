@@ -12,10 +12,11 @@ virtual_server "192.0.2.70_8000-udp" {
   # from keepalived.conf:6 (TCP_CHECK)
   # the same on both real servers
   check "tcp" {
-    interval = "60s"
-    timeout  = "5s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 2 # keepalived: retry 1
+    interval       = "60s"
+    timeout        = "5s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 2    # keepalived: retry 1
+    retry_interval = "1s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:5

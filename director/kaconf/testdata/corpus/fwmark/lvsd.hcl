@@ -31,20 +31,22 @@ virtual_server "fwmark-10" {
 
     # from keepalived.conf:25 (TCP_CHECK)
     check "tcp" {
-      port     = 80
-      interval = "5s"
-      timeout  = "3s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      port           = 80
+      interval       = "5s"
+      timeout        = "3s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
 
     # from keepalived.conf:29 (TCP_CHECK)
     check "tcp" {
-      port     = 443
-      interval = "5s"
-      timeout  = "3s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      port           = 443
+      interval       = "5s"
+      timeout        = "3s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 
@@ -55,11 +57,12 @@ virtual_server "fwmark-10" {
 
     # from keepalived.conf:38 (TCP_CHECK)
     check "tcp" {
-      port     = 80
-      interval = "5s"
-      timeout  = "3s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      port           = 80
+      interval       = "5s"
+      timeout        = "3s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 }

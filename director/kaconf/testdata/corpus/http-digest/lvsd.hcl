@@ -12,37 +12,40 @@ virtual_server "203.0.113.30_80" {
   # from keepalived.conf:18 (HTTP_GET, url 1 of 3)
   # the same on both real servers
   check "http" {
-    path     = "/index.html"
-    host     = "www.example.com"
-    body_md5 = "9b3a0c85a887a256d6939da88aabd8cd"
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 4 # keepalived: retry 3
+    path           = "/index.html"
+    host           = "www.example.com"
+    body_md5       = "9b3a0c85a887a256d6939da88aabd8cd"
+    interval       = "6s"
+    timeout        = "3s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 4    # keepalived: retry 3
+    retry_interval = "3s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:18 (HTTP_GET, url 2 of 3)
   # the same on both real servers
   check "http" {
-    path     = "/status"
-    host     = "www.example.com"
-    status   = ["200", "204"]
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 4 # keepalived: retry 3
+    path           = "/status"
+    host           = "www.example.com"
+    status         = ["200", "204"]
+    interval       = "6s"
+    timeout        = "3s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 4    # keepalived: retry 3
+    retry_interval = "3s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:18 (HTTP_GET, url 3 of 3)
   # the same on both real servers
   check "http" {
-    path       = "/api/ping"
-    host       = "www.example.com"
-    body_regex = "(?i)pong|ok"
-    interval   = "6s"
-    timeout    = "3s"
-    rise       = 1 # keepalived: up after one success
-    fall       = 4 # keepalived: retry 3
+    path           = "/api/ping"
+    host           = "www.example.com"
+    body_regex     = "(?i)pong|ok"
+    interval       = "6s"
+    timeout        = "3s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 4    # keepalived: retry 3
+    retry_interval = "3s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:16
@@ -76,8 +79,9 @@ virtual_server "203.0.113.30_443" {
     tls_key_file    = "/etc/keepalived/ssl/client.key"
     interval        = "6s"
     timeout         = "3s"
-    rise            = 1 # keepalived: up after one success
-    fall            = 2 # keepalived: retry 1
+    rise            = 1    # keepalived: up after one success
+    fall            = 2    # keepalived: retry 1
+    retry_interval  = "3s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:66

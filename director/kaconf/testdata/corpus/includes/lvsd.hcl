@@ -65,12 +65,13 @@ virtual_server "198.51.100.71_25" {
   # from services/mail.conf:14 (SMTP_CHECK)
   # the same on all 3 real servers
   check "tcp" {
-    expect     = "^220"
-    interval   = "15s"
-    timeout    = "10s"
-    rise       = 1    # keepalived: up after one success
-    fall       = 2    # keepalived: retry 1
-    start_down = true # keepalived: alpha
+    expect         = "^220"
+    interval       = "15s"
+    timeout        = "10s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 2    # keepalived: retry 1
+    retry_interval = "1s" # keepalived: delay_before_retry
+    start_down     = true # keepalived: alpha
   }
 
   # from services/mail.conf:10

@@ -71,12 +71,13 @@ virtual_server "203.0.113.10_80" {
   # from keepalived.conf:72 (HTTP_GET)
   # the same on all 3 real servers
   check "http" {
-    path     = "/healthz"
-    status   = ["200"]
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 4 # keepalived: retry 3
+    path           = "/healthz"
+    status         = ["200"]
+    interval       = "6s"
+    timeout        = "3s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 4    # keepalived: retry 3
+    retry_interval = "3s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:68
@@ -113,10 +114,11 @@ virtual_server "203.0.113.10_443" {
   # from keepalived.conf:117 (TCP_CHECK)
   # the same on all 3 real servers
   check "tcp" {
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 2 # keepalived: retry 1
+    interval       = "6s"
+    timeout        = "3s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 2    # keepalived: retry 1
+    retry_interval = "1s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:115
@@ -153,13 +155,14 @@ virtual_server "203.0.113.10_8080" {
   # from keepalived.conf:149 (HTTP_GET)
   # the same on both real servers
   check "http" {
-    path     = "/app/status"
-    host     = "app.example.com"
-    status   = ["200"]
-    interval = "5s"
-    timeout  = "2s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 3 # keepalived: retry 2
+    path           = "/app/status"
+    host           = "app.example.com"
+    status         = ["200"]
+    interval       = "5s"
+    timeout        = "2s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 3    # keepalived: retry 2
+    retry_interval = "2s" # keepalived: delay_before_retry
   }
 
   notify "quorum_up" {

@@ -41,10 +41,11 @@ virtual_server "192.0.2.200_80" {
   # from keepalived.conf:51 (TCP_CHECK)
   # the same on both real servers
   check "tcp" {
-    interval = "2.5s"
-    timeout  = "2s"
-    rise     = 1 # keepalived: up after one success
-    fall     = 2 # keepalived: retry 1
+    interval       = "2.5s"
+    timeout        = "2s"
+    rise           = 1    # keepalived: up after one success
+    fall           = 2    # keepalived: retry 1
+    retry_interval = "1s" # keepalived: delay_before_retry
   }
 
   # from keepalived.conf:51

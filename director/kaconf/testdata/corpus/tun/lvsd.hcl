@@ -29,18 +29,20 @@ virtual_server "198.51.100.50_80" {
 
     # from keepalived.conf:27 (TCP_CHECK)
     check "tcp" {
-      interval = "10s"
-      timeout  = "4s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      interval       = "10s"
+      timeout        = "4s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
 
     # from keepalived.conf:30 (PING_CHECK)
     check "icmp" {
-      interval = "10s"
-      timeout  = "5s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 3 # keepalived: retry 2
+      interval       = "10s"
+      timeout        = "5s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 3    # keepalived: retry 2
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 
@@ -51,18 +53,20 @@ virtual_server "198.51.100.50_80" {
 
     # from keepalived.conf:36 (TCP_CHECK)
     check "tcp" {
-      interval = "10s"
-      timeout  = "4s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      interval       = "10s"
+      timeout        = "4s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
 
     # from keepalived.conf:39 (PING_CHECK)
     check "icmp" {
-      interval = "10s"
-      timeout  = "5s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 3 # keepalived: retry 2
+      interval       = "10s"
+      timeout        = "5s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 3    # keepalived: retry 2
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 
@@ -73,11 +77,12 @@ virtual_server "198.51.100.50_80" {
 
     # from keepalived.conf:46 (TCP_CHECK)
     check "tcp" {
-      port     = 8080
-      interval = "10s"
-      timeout  = "4s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      port           = 8080
+      interval       = "10s"
+      timeout        = "4s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 }

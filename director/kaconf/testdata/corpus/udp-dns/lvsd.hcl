@@ -74,12 +74,13 @@ virtual_server "192.0.2.54_7-udp" {
 
     # from keepalived.conf:53 (UDP_CHECK)
     check "udp" {
-      send_hex = "70 69 6e 67"
-      expect   = "^ping" # keepalived: require_reply 70 69 6e 67
-      interval = "10s"
-      timeout  = "4s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      send_hex       = "70 69 6e 67"
+      expect         = "^ping" # keepalived: require_reply 70 69 6e 67
+      interval       = "10s"
+      timeout        = "4s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 
@@ -89,11 +90,12 @@ virtual_server "192.0.2.54_7-udp" {
 
     # from keepalived.conf:60 (UDP_CHECK)
     check "udp" {
-      expect   = "(?s).*" # keepalived: require_reply (any reply)
-      interval = "10s"
-      timeout  = "4s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      expect         = "(?s).*" # keepalived: require_reply (any reply)
+      interval       = "10s"
+      timeout        = "4s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "1s" # keepalived: delay_before_retry
     }
   }
 }

@@ -28,11 +28,12 @@ virtual_server "192.0.2.250_443" {
 
     # from keepalived.conf:62 (SSL_GET)
     check "https" {
-      path     = "/"
-      interval = "30s"
-      timeout  = "5s"
-      rise     = 1 # keepalived: up after one success
-      fall     = 2 # keepalived: retry 1
+      path           = "/"
+      interval       = "30s"
+      timeout        = "5s"
+      rise           = 1    # keepalived: up after one success
+      fall           = 2    # keepalived: retry 1
+      retry_interval = "3s" # keepalived: delay_before_retry
     }
   }
 
