@@ -77,6 +77,7 @@ type fakeOwner struct {
 	removes   []time.Time
 	announces int
 	stale     []netip.Prefix
+	kept      [][]VIP
 }
 
 func (o *fakeOwner) add() error {
@@ -92,6 +93,19 @@ func (o *fakeOwner) remove() error {
 	defer o.mu.Unlock()
 	o.owned = false
 	o.removes = append(o.removes, time.Now())
+	return nil
+}
+
+// removeExcept keeps the address when keep is not empty (the fake has
+// one address, as memConfig).
+func (o *fakeOwner) removeExcept(keep []VIP) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.kept = append(o.kept, keep)
+	if len(keep) == 0 {
+		o.owned = false
+		o.removes = append(o.removes, time.Now())
+	}
 	return nil
 }
 

@@ -100,11 +100,18 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile s
 		log.WithFields(f).Warn("configuration warning")
 	}
 
-	backend, err := ipvs.New("")
-	if err != nil {
+	// A node that only moves addresses with VRRP needs no IPVS, as
+	// keepalived's VRRP-only nodes do not.
+	var backend ipvs.Backend
+	switch k, err := ipvs.New(""); {
+	case err == nil:
+		defer k.Close()
+		backend = k
+	case !cfg.NeedsIPVS():
+		log.WithError(err).Warn("running without IPVS: this configuration only needs VRRP; a reload that adds virtual servers will be refused")
+	default:
 		return err
 	}
-	defer backend.Close()
 
 	log.WithFields(logrus.Fields{"version": version, "config": flags.path, "pid": os.Getpid(), "node": cfg.NodeName}).Info("lvsd starting")
 	d, err := director.New(director.Options{
