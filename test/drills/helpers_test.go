@@ -69,6 +69,7 @@ type drill struct {
 	t   *testing.T
 	ctx context.Context
 	*scenario.Lab
+	stalls *scenario.StallWatch
 }
 
 // tlog writes each line it gets to the test's log.
@@ -98,7 +99,10 @@ func (w *tlog) Write(p []byte) (int, error) {
 func newDrill(t *testing.T, mode scenario.Mode, mod func(*scenario.Options)) *drill {
 	t.Helper()
 	nstest.RequireIPVS(t)
-	opt := scenario.Options{Mode: mode, Lvsd: lvsdBinary(t), Dir: t.TempDir(), Out: &tlog{t: t}}
+	// Lighter than `make lab`: the drills share one emulated vCPU.
+	opt := scenario.Options{Mode: mode, Lvsd: lvsdBinary(t), Dir: t.TempDir(), Out: &tlog{t: t},
+		ProbeEvery: 40 * time.Millisecond, StreamEvery: time.Second, DownloadRate: 256 << 10,
+		CheckInterval: 500 * time.Millisecond, CheckTimeout: time.Second}
 	if mod != nil {
 		mod(&opt)
 	}
@@ -108,8 +112,9 @@ func newDrill(t *testing.T, mode scenario.Mode, mod func(*scenario.Options)) *dr
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &drill{t: t, ctx: ctx, Lab: l}
+	d := &drill{t: t, ctx: ctx, Lab: l, stalls: scenario.WatchStalls()}
 	t.Cleanup(func() {
+		d.stalls.Stop()
 		if t.Failed() {
 			d.dumpLogs()
 		}
@@ -142,6 +147,11 @@ func (d *drill) dumpLogs() {
 		d.t.Logf("--- last lines of %s's lvsd log:\n%s", dir.Name, strings.Join(lines, "\n"))
 	}
 	d.t.Logf("VRRP states: %s; VIP held by %v; the client sends to %s", d.FormatStates(), d.Holders(), d.ClientSees())
+	// A machine that stalls longer than Master_Down_Interval makes the
+	// backup take over by itself: say if this one did.
+	for _, s := range d.stalls.Worst() {
+		d.t.Logf("the test process did not run for %v at %s", s.Len.Round(time.Millisecond), s.At.Format("15:04:05.000"))
+	}
 }
 
 // window settles the prober and returns the stats of [from, now).
@@ -267,4 +277,62 @@ func (d *drill) tables() map[string]string {
 		out[dir.Name] = s
 	}
 	return out
+}
+
+// enteredMaster waits for director name to log `entering MASTER` after
+// mark and returns when the lab saw that line.
+func (d *drill) enteredMaster(name string, mark int, within time.Duration) time.Time {
+	d.t.Helper()
+	l, err := d.Director(name).WaitLog(mark, within, "entering MASTER")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return l.At()
+}
+
+// acrossMove checks the requests started in [from, now) around a planned
+// move of the VIP at moved (both directors alive): none may fail except
+// the few open at the move and younger than the sync daemon's delay, which
+// the new master cannot know (docs/lab.md: the limits of connection sync).
+func (d *drill) acrossMove(p *scenario.Prober, from, moved time.Time, what string) {
+	d.t.Helper()
+	to := time.Now()
+	p.Settle()
+	st := p.Window(from, to)
+	r := p.AcrossMove(from, to, moved)
+	if len(r.Other) > 0 || st.Requests == 0 {
+		d.t.Errorf("%s: %d of %d requests failed (%s), %d of them open at the move and younger than the sync delay; the others:",
+			what, st.Failed, st.Requests, scenario.FormatErrors(st.Errors), r.InFlight)
+		for i, f := range r.Other {
+			if i == 5 {
+				break
+			}
+			d.t.Logf("    started %+dms from the move, failed after %v: %v", f.Start.Sub(moved).Milliseconds(), f.Took.Round(time.Millisecond), f.Err)
+		}
+		return
+	}
+	d.t.Logf("%s: %d requests; %d reset at the move (open then, younger than the sync delay), no other failure", what, st.Requests, r.InFlight)
+}
+
+// acrossMoves is acrossMove for two moves: the first in [from, mid), the
+// second in [mid, now).
+func (d *drill) acrossMoves(p *scenario.Prober, from, mid, first, second time.Time, what string) {
+	d.t.Helper()
+	to := time.Now()
+	p.Settle()
+	st := p.Window(from, to)
+	a, b := p.AcrossMove(from, mid, first), p.AcrossMove(mid, to, second)
+	other := append(a.Other, b.Other...)
+	if len(other) > 0 || st.Requests == 0 {
+		d.t.Errorf("%s: %d of %d requests failed (%s), %d of them open at a move and younger than the sync delay; the others:",
+			what, st.Failed, st.Requests, scenario.FormatErrors(st.Errors), a.InFlight+b.InFlight)
+		for i, f := range other {
+			if i == 5 {
+				break
+			}
+			d.t.Logf("    started at %s, failed after %v: %v", f.Start.Format("15:04:05.000"), f.Took.Round(time.Millisecond), f.Err)
+		}
+		return
+	}
+	d.t.Logf("%s: %d requests; %d and %d reset at the two moves (open then, younger than the sync delay), no other failure", what, st.Requests, a.InFlight, b.InFlight)
 }

@@ -476,3 +476,40 @@ func (s *Streams) Close() {
 
 // Timeout is the deadline of one request.
 func (p *Prober) Timeout() time.Duration { return p.timeout }
+
+// SyncDelay is how late the kernel's connection sync daemon may copy a new
+// connection to the backup: a lightly loaded master sends its buffer every
+// 2 seconds (IPVS_SYNC_FLUSH_TIME), sooner only when it fills. A margin is
+// added.
+const SyncDelay = 2500 * time.Millisecond
+
+// MoveReport sorts the failed requests around a planned move of the VIP
+// (a handover or a preemption, both directors alive).
+type MoveReport struct {
+	// InFlight counts the requests reset because they were open when the
+	// VIP moved and younger than SyncDelay: the new master never heard of
+	// their connections.
+	InFlight int
+	// Other are every other failure: none is expected.
+	Other []Probe
+}
+
+// AcrossMove sorts the failures of the requests started in [from, to)
+// around a move observed at moved.
+func (p *Prober) AcrossMove(from, to, moved time.Time) MoveReport {
+	var r MoveReport
+	for _, f := range p.FailedSince(from) {
+		if !f.Start.Before(to) {
+			continue
+		}
+		end := f.Start.Add(f.Took)
+		// moved is when the lab saw the new master's log line, a little
+		// after the gratuitous ARPs that moved the client.
+		if f.Start.After(moved.Add(-SyncDelay)) && !f.Start.After(moved.Add(100*time.Millisecond)) && end.After(moved.Add(-300*time.Millisecond)) {
+			r.InFlight++
+			continue
+		}
+		r.Other = append(r.Other, f)
+	}
+	return r
+}

@@ -22,8 +22,8 @@ type ConfigSpec struct {
 	// Sync runs the IPVS connection sync daemon following the instance.
 	Sync bool
 	// CheckInterval is the real servers' http check interval (fall 2,
-	// rise 2).
-	CheckInterval time.Duration
+	// rise 2), CheckTimeout its timeout.
+	CheckInterval, CheckTimeout time.Duration
 	// Extra is appended to the file.
 	Extra string
 }
@@ -110,7 +110,7 @@ control {
     rise     = 2
     fall     = 2
   }
-`, VIP, VIPPort, fwd, dur(c.CheckInterval), dur(c.CheckInterval))
+`, VIP, VIPPort, fwd, dur(c.CheckInterval), dur(c.checkTimeout()))
 	for i, name := range ServerNames() {
 		fmt.Fprintf(&b, "\n  real_server {\n    name    = %q\n    address = %q\n  }\n", name, port(i))
 	}
@@ -123,3 +123,10 @@ control {
 
 // dur writes a duration in Go's syntax, as the configuration takes it.
 func dur(d time.Duration) string { return d.String() }
+
+func (c ConfigSpec) checkTimeout() time.Duration {
+	if c.CheckTimeout > 0 {
+		return c.CheckTimeout
+	}
+	return c.CheckInterval
+}

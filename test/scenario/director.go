@@ -30,6 +30,10 @@ func (l LogLine) Str(k string) string {
 	return fmt.Sprint(v)
 }
 
+// At is when the lab read the line (lvsd's own timestamps are whole
+// seconds).
+func (l LogLine) At() time.Time { t, _ := l["_at"].(time.Time); return t }
+
 // Num is a numeric field (0 when absent).
 func (l LogLine) Num(k string) float64 { f, _ := l[k].(float64); return f }
 
@@ -132,6 +136,7 @@ func (d *Director) Start(within time.Duration) error {
 				l = LogLine{"msg": raw}
 			}
 			l["run"] = float64(run)
+			l["_at"] = time.Now()
 			d.mu.Lock()
 			d.lines = append(d.lines, l)
 			close(d.wake)

@@ -25,8 +25,16 @@ type Options struct {
 	Keep bool
 	// Advert is the VRRP advert interval (default 100ms).
 	Advert time.Duration
-	// CheckInterval is the http check interval (default 500ms).
-	CheckInterval time.Duration
+	// CheckInterval is the http check interval (default 500ms), and
+	// CheckTimeout its timeout (default the interval).
+	CheckInterval, CheckTimeout time.Duration
+	// ProbeEvery is the client's request interval (default 20ms).
+	ProbeEvery time.Duration
+	// StreamEvery is the long-lived keep-alive connections' request
+	// interval (default 500ms), DownloadRate the large downloads' rate in
+	// bytes/s (default 1 MiB/s).
+	StreamEvery  time.Duration
+	DownloadRate int64
 	// NoSync leaves the connection sync daemon out of the configuration.
 	NoSync bool
 	// NoPreempt: a returning lb1 stays backup.
@@ -69,6 +77,18 @@ func New(ctx context.Context, opt Options) (l *Lab, err error) {
 	if opt.CheckInterval == 0 {
 		opt.CheckInterval = 500 * time.Millisecond
 	}
+	if opt.CheckTimeout == 0 {
+		opt.CheckTimeout = opt.CheckInterval
+	}
+	if opt.ProbeEvery == 0 {
+		opt.ProbeEvery = 20 * time.Millisecond
+	}
+	if opt.StreamEvery == 0 {
+		opt.StreamEvery = 500 * time.Millisecond
+	}
+	if opt.DownloadRate == 0 {
+		opt.DownloadRate = 1 << 20
+	}
 	if opt.Out == nil {
 		opt.Out = io.Discard
 	}
@@ -103,7 +123,7 @@ func New(ctx context.Context, opt Options) (l *Lab, err error) {
 	}
 	l.Spec = ConfigSpec{
 		Mode: opt.Mode, Dir: l.Opt.Dir, VRRP: !opt.StaticVIP, Advert: opt.Advert,
-		Preempt: !opt.NoPreempt, Sync: !opt.NoSync, CheckInterval: opt.CheckInterval,
+		Preempt: !opt.NoPreempt, Sync: !opt.NoSync, CheckInterval: opt.CheckInterval, CheckTimeout: opt.CheckTimeout,
 	}
 	l.ConfigPath = filepath.Join(l.Opt.Dir, "lvsd.hcl")
 	if err := l.WriteConfig(l.Spec.Render()); err != nil {
@@ -214,19 +234,16 @@ func (l *Lab) FormatStates() string {
 }
 
 // WaitMaster waits until name is the one master: its state file says
-// MASTER, every other running director's says BACKUP, and name is the only
-// director holding the VIP. It returns when that became true.
+// MASTER, no other director's does (BACKUP, FAULT or not running), and
+// name is the only director holding the VIP. It returns when that became
+// true.
 func (l *Lab) WaitMaster(name string, within time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(within)
 	for {
 		ok := slices.Equal(l.Holders(), []string{name})
 		if ok && !l.Opt.StaticVIP {
 			for d, st := range l.States() {
-				want := "BACKUP"
-				if d == name {
-					want = "MASTER"
-				}
-				if st != want && st != "stopped" {
+				if d == name && st != "MASTER" || d != name && st != "BACKUP" && st != "FAULT" && st != "stopped" {
 					ok = false
 				}
 			}

@@ -119,20 +119,21 @@ func (l *Lab) MasterDown() time.Duration {
 	return 3*a + time.Duration(256-100)*a/256
 }
 
-// Streams opens the lab's standard long-lived connections: n in all, two
-// of them large downloads (at 1 MiB/s, long enough to outlast lasting),
-// the rest keep-alive connections with a request every 500ms.
+// Streams opens the lab's long-lived connections: n in all, two of them
+// large downloads (at Options.DownloadRate, long enough to outlast
+// lasting), the rest keep-alive connections with a request every
+// Options.StreamEvery.
 func (l *Lab) Streams(ctx context.Context, n int, lasting time.Duration) (*Streams, error) {
-	const rate = 1 << 20
+	rate := l.Opt.DownloadRate
 	return OpenStreams(ctx, l.Topo.Client, Target(), StreamSpec{
-		Conns: n, Downloads: min(2, n), Every: 500 * time.Millisecond,
+		Conns: n, Downloads: min(2, n), Every: l.Opt.StreamEvery,
 		DownloadBytes: int64(lasting.Seconds()+5) * rate, DownloadRate: rate,
 		Patience: 10 * time.Second,
 	})
 }
 
-// Prober starts the lab's standard client: a request on a new connection
-// every 20ms, each allowed 1s.
+// Prober starts the lab's client: a request on a new connection every
+// Options.ProbeEvery, each allowed 1s.
 func (l *Lab) Prober() *Prober {
-	return StartProber(l.Topo.Client, Target(), 20*time.Millisecond, time.Second)
+	return StartProber(l.Topo.Client, Target(), l.Opt.ProbeEvery, time.Second)
 }

@@ -336,19 +336,20 @@ func (t *Topology) RestoreLinks(ctx context.Context, node string) error {
 	return nil
 }
 
-// Split cuts the directors off from each other, not from anyone else: the
-// switch drops every frame between their ports (a broken link between two
-// switches, say).
+// Split cuts the directors off from each other, not from anyone else:
+// each drops every packet from the other's addresses (VRRP adverts, sync
+// messages, everything), as when the link between two switches breaks.
 func (t *Topology) Split(ctx context.Context) error {
-	var rules strings.Builder
-	a, b := t.ports[DirectorNames[0]], t.ports[DirectorNames[1]]
-	for _, pa := range a {
-		for _, pb := range b {
-			fmt.Fprintf(&rules, "    iifname %q oifname %q drop\n    iifname %q oifname %q drop\n", pa, pb, pb, pa)
+	for i, d := range t.Directors {
+		peer := 1 - i
+		addrs := []string{DirectorFront(peer).String()}
+		if t.Mode != DR {
+			addrs = append(addrs, DirectorBack(peer).String())
 		}
-	}
-	if err := t.Switch.Nft(ctx, "table bridge lvsdlab_split {\n  chain fwd {\n    type filter hook forward priority 0;\n"+rules.String()+"  }\n}\n"); err != nil {
-		return fmt.Errorf("split the directors: %w", err)
+		script := fmt.Sprintf("table inet lvsdlab_split {\n  chain in {\n    type filter hook input priority -300; policy accept;\n    ip saddr { %s } drop\n  }\n}\n", strings.Join(addrs, ", "))
+		if err := d.Nft(ctx, script); err != nil {
+			return fmt.Errorf("split the directors: %w", err)
+		}
 	}
 	t.split = true
 	return nil
@@ -359,8 +360,10 @@ func (t *Topology) Heal(ctx context.Context) error {
 	if !t.split {
 		return nil
 	}
-	if err := t.Switch.Nft(ctx, "delete table bridge lvsdlab_split\n"); err != nil {
-		return fmt.Errorf("heal the directors' link: %w", err)
+	for _, d := range t.Directors {
+		if err := d.Nft(ctx, "delete table inet lvsdlab_split\n"); err != nil {
+			return fmt.Errorf("heal the directors' link: %w", err)
+		}
 	}
 	t.split = false
 	return nil
