@@ -396,9 +396,13 @@ func TestKernelDrillConnectionSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			took := d.master("lb2", d.MasterDown()+slack())
-			time.Sleep(2 * time.Second) // every stream sends through lb2
+			// Every connection carries traffic through lb2, or breaks.
+			stuck := s.Settle(took, 15*time.Second)
 			st := d.window(p, killed)
 			r := s.Report()
+			if stuck > 0 {
+				t.Errorf("%d connections neither carried traffic nor broke in the 15s after the takeover", stuck)
+			}
 			t.Logf("broken connections across failover: %d of %d (%s); lb2 took over %v after lb1 died; client outage %v, %d of %d requests failed",
 				r.Broken, r.Total, strings.ReplaceAll(name, "_", " "), took.Sub(killed).Round(time.Millisecond), st.Outage.Round(time.Millisecond), st.Failed, st.Requests)
 			if sync && r.Broken > 0 {

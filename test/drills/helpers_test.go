@@ -179,9 +179,13 @@ func (d *drill) noFailures(p *scenario.Prober, from time.Time, what string) scen
 	return st
 }
 
-// noneBroken fails the test if a long-lived connection broke.
+// noneBroken fails the test if a long-lived connection broke or is stuck
+// (no traffic since the last second).
 func (d *drill) noneBroken(s *scenario.Streams, what string) {
 	d.t.Helper()
+	if stuck := s.Settle(time.Now().Add(-time.Second), 15*time.Second); stuck > 0 {
+		d.t.Errorf("%s: %d long-lived connections carry no traffic", what, stuck)
+	}
 	r := s.Report()
 	if r.Broken > 0 {
 		d.t.Errorf("%s: %d of %d long-lived connections broke:\n  %s", what, r.Broken, r.Total, strings.Join(r.Errors, "\n  "))

@@ -279,6 +279,7 @@ type stream struct {
 	err      error
 	errAt    time.Time
 	complete bool
+	lastOK   time.Time // last answered request, or last bytes of a download
 }
 
 // StreamSpec says what OpenStreams opens.
@@ -373,6 +374,7 @@ func (st *stream) runKeepAlive(ctx context.Context, c net.Conn, spec StreamSpec,
 		}
 		if err == nil {
 			st.requests++
+			st.lastOK = time.Now()
 		}
 		st.mu.Unlock()
 		if err != nil {
@@ -418,6 +420,9 @@ func (st *stream) runDownload(ctx context.Context, c net.Conn, spec StreamSpec, 
 		got += int64(n)
 		st.mu.Lock()
 		st.bytes = got
+		if n > 0 {
+			st.lastOK = time.Now()
+		}
 		st.mu.Unlock()
 		if err == io.EOF {
 			st.mu.Lock()
@@ -466,6 +471,29 @@ func (s *Streams) Report() StreamReport {
 		st.mu.Unlock()
 	}
 	return r
+}
+
+// Settle waits until every connection has either broken or carried
+// traffic after t (a request answered, bytes of a download), so that a
+// count of broken connections after a failover at t is final. It waits at
+// most within and returns how many connections are still undecided (no
+// traffic since t and no error yet: stuck).
+func (s *Streams) Settle(t time.Time, within time.Duration) int {
+	deadline := time.Now().Add(within)
+	for {
+		undecided := 0
+		for _, st := range s.list {
+			st.mu.Lock()
+			if st.err == nil && !st.complete && !st.lastOK.After(t) {
+				undecided++
+			}
+			st.mu.Unlock()
+		}
+		if undecided == 0 || time.Now().After(deadline) {
+			return undecided
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Close ends every connection (without counting that as breaking it).

@@ -204,6 +204,18 @@ func (l *Lab) Holders() []string {
 	return out
 }
 
+// ReachableHolders is Holders without the directors whose cables are
+// pulled (a dead machine keeps the VIP on its interface; nobody sees it).
+func (l *Lab) ReachableHolders() []string {
+	var out []string
+	for _, h := range l.Holders() {
+		if !l.Topo.IsCut(h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // States is every director's VRRP state from its state file, with
 // "stopped" for a director whose lvsd does not run.
 func (l *Lab) States() map[string]string {
@@ -235,12 +247,12 @@ func (l *Lab) FormatStates() string {
 
 // WaitMaster waits until name is the one master: its state file says
 // MASTER, no other director's does (BACKUP, FAULT or not running), and
-// name is the only director holding the VIP. It returns when that became
-// true.
+// name is the only director holding the VIP that anyone can reach. It
+// returns when that became true.
 func (l *Lab) WaitMaster(name string, within time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(within)
 	for {
-		ok := slices.Equal(l.Holders(), []string{name})
+		ok := slices.Equal(l.ReachableHolders(), []string{name})
 		if ok && !l.Opt.StaticVIP {
 			for d, st := range l.States() {
 				if d == name && st != "MASTER" || d != name && st != "BACKUP" && st != "FAULT" && st != "stopped" {
@@ -252,8 +264,8 @@ func (l *Lab) WaitMaster(name string, within time.Duration) (time.Time, error) {
 			return time.Now(), nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("%s is not the one master after %v: VIP held by %v; VRRP states: %s",
-				name, within, l.Holders(), l.FormatStates())
+			return time.Time{}, fmt.Errorf("%s is not the one master after %v: VIP held by %v (reachable: %v); VRRP states: %s",
+				name, within, l.Holders(), l.ReachableHolders(), l.FormatStates())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -18,11 +18,14 @@ func (l *Lab) PowerOff(name string) (time.Time, error) {
 	if d == nil {
 		return time.Time{}, fmt.Errorf("no director %s", name)
 	}
-	if err := l.Topo.CutLinks(name); err != nil {
-		return time.Time{}, err
-	}
+	// Killed first, so that lvsd never sees its carrier go (it would
+	// release the VIP, as a live node does): a dead machine keeps the VIP
+	// on its interface, out of everyone's reach.
 	at := time.Now()
 	if err := d.Kill(); err != nil {
+		return at, err
+	}
+	if err := l.Topo.CutLinks(name); err != nil {
 		return at, err
 	}
 	return at, nil
@@ -43,14 +46,14 @@ func (l *Lab) PowerOn(ctx context.Context, name string, within time.Duration) er
 
 // WaitRealServer waits until every running director has logged that real
 // server rs ("web2") of the lab's virtual server went down (up=false) or
-// came back (up=true) since its mark in marks; it returns the time of the
-// earliest of those lines as seen here.
+// came back (up=true) since its mark in marks; it returns when the last of
+// them did (the kernel write comes before the line).
 func (l *Lab) WaitRealServer(rs string, up bool, marks map[string]int, within time.Duration) (time.Time, error) {
 	msg := "real server down"
 	if up {
 		msg = "real server up"
 	}
-	var first time.Time
+	var last time.Time
 	type res struct {
 		at  time.Time
 		err error
@@ -63,10 +66,10 @@ func (l *Lab) WaitRealServer(rs string, up bool, marks map[string]int, within ti
 		}
 		n++
 		go func() {
-			_, err := d.WaitLine(marks[d.Name], within, msg+" "+rs, func(line LogLine) bool {
+			line, err := d.WaitLine(marks[d.Name], within, msg+" "+rs, func(line LogLine) bool {
 				return line.Msg() == msg && line.Str("rs") == "web/"+rs
 			})
-			ch <- res{time.Now(), err}
+			ch <- res{line.At(), err}
 		}()
 	}
 	var errs []error
@@ -76,14 +79,14 @@ func (l *Lab) WaitRealServer(rs string, up bool, marks map[string]int, within ti
 			errs = append(errs, r.err)
 			continue
 		}
-		if first.IsZero() || r.at.Before(first) {
-			first = r.at
+		if r.at.After(last) {
+			last = r.at
 		}
 	}
 	if len(errs) > 0 {
-		return first, errs[0]
+		return last, errs[0]
 	}
-	return first, nil
+	return last, nil
 }
 
 // Marks is every director's log position.

@@ -90,12 +90,13 @@ type Topology struct {
 
 	nodes []*Node
 	ports map[string][]string // node name -> its ports on the switch
+	cut   map[string]bool     // nodes whose cables are pulled
 	split bool
 }
 
 // Build makes the topology for mode m. On error, what was made is removed.
 func Build(ctx context.Context, m Mode) (t *Topology, err error) {
-	t = &Topology{Mode: m, ports: map[string][]string{}}
+	t = &Topology{Mode: m, ports: map[string][]string{}, cut: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -318,8 +319,12 @@ func (t *Topology) CutLinks(node string) error {
 	for _, p := range t.ports[node] {
 		errs = append(errs, t.Switch.LinkDown(p))
 	}
+	t.cut[node] = true
 	return errors.Join(errs...)
 }
+
+// IsCut says whether node's cables are pulled.
+func (t *Topology) IsCut(node string) bool { return t.cut[node] }
 
 // RestoreLinks plugs node's cables back in.
 func (t *Topology) RestoreLinks(ctx context.Context, node string) error {
@@ -328,6 +333,7 @@ func (t *Topology) RestoreLinks(ctx context.Context, node string) error {
 			return err
 		}
 	}
+	delete(t.cut, node)
 	for _, p := range t.ports[node] {
 		if err := t.waitOperUp(ctx, p); err != nil {
 			return err
