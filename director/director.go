@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvsd/lvsd/checkers"
 	"github.com/lvsd/lvsd/checkers/hook"
+	"github.com/lvsd/lvsd/internal/ratelog"
 	"github.com/lvsd/lvsd/ipvs"
 )
 
@@ -443,7 +444,7 @@ func (d *Director) fullSync(ctx context.Context, why string) {
 	rep, err := d.rec.Sync(ctx, d.st.desired)
 	if err != nil {
 		d.st.sync.LastError = err.Error()
-		d.log.WithError(err).WithField("why", why).Error("IPVS sync failed; retrying soon")
+		ratelog.Error(d.log.WithError(err).WithField("why", why), "IPVS sync failed; retrying soon")
 		d.st.resync.Reset(retryInterval(d.st.cfg.IPVS.ResyncInterval))
 		d.changed()
 		return
@@ -527,7 +528,7 @@ func (d *Director) syncServices(ctx context.Context, names []string) (ipvs.Repor
 	d.countReport(rep)
 	switch {
 	case err != nil:
-		d.log.WithError(err).Error("IPVS write failed; running a full sync")
+		ratelog.Error(d.log.WithError(err), "IPVS write failed; running a full sync")
 		d.fullSync(ctx, "failed write")
 	case len(rep.Failed) > 0:
 		d.log.WithField("failed", len(rep.Failed)).Warn("the kernel refused writes (its table changed behind lvsd's back); running a full sync")

@@ -12,6 +12,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/internal/ratelog"
 )
 
 // Event is a state transition of an instance, as Instance.Events delivers
@@ -98,7 +100,6 @@ type Instance struct {
 	lastReannounce time.Time
 	deadline       time.Time // the machine's current deadline
 	announceDone   chan struct{}
-	dropLog        map[DropReason]time.Time
 }
 
 type inbox struct {
@@ -215,14 +216,13 @@ func newInstance(cfg Config, o options, c conn, owner vipOwner, links linkSource
 			Peers:    cfg.Peers,
 			AnyTTL:   cfg.UnicastAnyTTL && len(cfg.Peers) > 0,
 		},
-		src:     cfg.SourceAddr,
-		links:   links,
-		notif:   newNotifier(cfg.Notify, "INSTANCE", cfg.Name, cfg.VRID, log),
-		sf:      o.stateFile,
-		events:  newEventQueue(),
-		tracks:  newTrackSet(cfg.Priority, tracks),
-		wake:    make(chan struct{}, 1),
-		dropLog: map[DropReason]time.Time{},
+		src:    cfg.SourceAddr,
+		links:  links,
+		notif:  newNotifier(cfg.Notify, "INSTANCE", cfg.Name, cfg.VRID, log),
+		sf:     o.stateFile,
+		events: newEventQueue(),
+		tracks: newTrackSet(cfg.Priority, tracks),
+		wake:   make(chan struct{}, 1),
 	}
 	if cfg.Version == 2 && cfg.AuthPass != "" {
 		i.filter.AuthType, i.filter.AuthData = AuthPass, PassData(cfg.AuthPass)
@@ -468,12 +468,9 @@ func (i *Instance) receive(r Received) {
 		reason := DropReasonOf(err)
 		i.ctrs.Dropped[reason].Add(1)
 		if reason != DropVRID {
-			// At most one line per reason per minute: a misconfigured
-			// neighbour must not flood the log.
-			if last := i.dropLog[reason]; r.At.Sub(last) >= time.Minute || last.IsZero() {
-				i.dropLog[reason] = r.At
-				i.log.WithField("reason", reason.String()).Warn(err.Error())
-			}
+			// One line per reason, then a count a minute: a
+			// misconfigured neighbour must not flood the log.
+			ratelog.Default.LogAs("drop "+reason.String(), i.log.WithField("reason", reason.String()), logrus.WarnLevel, err.Error())
 		}
 		return
 	}
@@ -610,7 +607,7 @@ func (i *Instance) send(prio uint8) {
 		}
 		if err != nil {
 			i.ctrs.SendErrs.Add(1)
-			i.log.WithError(err).WithField("to", dst).Debug("send advert")
+			ratelog.Warn(i.log.WithError(err).WithField("to", dst), "cannot send VRRP advert")
 			continue
 		}
 		i.ctrs.Sent.Add(1)
@@ -653,7 +650,7 @@ func (i *Instance) reannounce(ctx context.Context) {
 		return
 	}
 	i.lastReannounce = now
-	i.log.Info("lower-priority master heard: announcing the virtual addresses again")
+	ratelog.Info(i.log, "lower-priority master heard: announcing the virtual addresses again")
 	i.own(ctx)
 }
 
@@ -671,7 +668,7 @@ func (i *Instance) announceLoop(ctx context.Context, rest int) {
 	}
 	burst := func(n int) {
 		if err := i.owner.announce(ctx, n, g.Interval); err != nil && ctx.Err() == nil {
-			i.log.WithError(err).Warn("announcing virtual addresses")
+			ratelog.Warn(i.log.WithError(err), "announcing virtual addresses")
 		}
 	}
 	if rest > 0 && wait(g.Interval) {
