@@ -49,6 +49,9 @@ type Options struct {
 	Ready func()
 	// RunHook runs notify hooks. Default: hook.Run.
 	RunHook func(context.Context, hook.Command) hook.Result
+	// Observer sees check runs, syncs and health changes as they happen
+	// (metrics). Default: none.
+	Observer Observer
 }
 
 // Director is the daemon core: it owns the configuration in force, the
@@ -66,6 +69,7 @@ type Director struct {
 	runner  *checkers.Runner
 	ready   func()
 	runHook func(context.Context, hook.Command) hook.Result
+	obs     Observer
 
 	verdicts chan checkers.Verdict
 	events   chan event
@@ -155,6 +159,7 @@ func New(opts Options) (*Director, error) {
 		backend:  opts.Backend,
 		ready:    opts.Ready,
 		runHook:  opts.RunHook,
+		obs:      opts.Observer,
 		verdicts: make(chan checkers.Verdict, verdictQueue),
 		events:   make(chan event),
 		quit:     make(chan struct{}),
@@ -168,15 +173,19 @@ func New(opts Options) (*Director, error) {
 	if d.runHook == nil {
 		d.runHook = hook.Run
 	}
+	if d.obs == nil {
+		d.obs = nopObserver{}
+	}
 	rec, err := ipvs.NewReconciler(opts.Backend, ipvs.ReconcilerOptions{Clock: d.clock, StateFile: opts.StateFile, Log: d.log})
 	if err != nil {
 		return nil, err
 	}
 	d.rec = rec
 	d.runner = checkers.NewRunner(checkers.Options{
-		Clock: d.clock,
-		Rand:  opts.Rand,
-		Log:   d.log,
+		Clock:   d.clock,
+		Rand:    opts.Rand,
+		Log:     d.log,
+		Observe: d.obs.CheckRun,
 		Notify: func(v checkers.Verdict) {
 			select {
 			case d.verdicts <- v:
@@ -443,6 +452,7 @@ func (d *Director) fullSync(ctx context.Context, why string) {
 	start := d.clock.Now()
 	rep, err := d.rec.Sync(ctx, d.st.desired)
 	if err != nil {
+		d.obs.FullSync(d.clock.Since(start), err)
 		d.st.sync.LastError = err.Error()
 		ratelog.Error(d.log.WithError(err).WithField("why", why), "IPVS sync failed; retrying soon")
 		d.st.resync.Reset(retryInterval(d.st.cfg.IPVS.ResyncInterval))
@@ -466,6 +476,7 @@ func (d *Director) afterFullSync(rep ipvs.Report, start time.Time) {
 	s := &d.st.sync
 	s.FullSyncs++
 	s.LastFull, s.LastFullDuration = now, now.Sub(start)
+	d.obs.FullSync(s.LastFullDuration, nil)
 	s.DriftRepairs += uint64(len(rep.Drift))
 	d.countReport(rep)
 	if len(rep.Failed) == 0 {
@@ -643,6 +654,7 @@ func (d *Director) onVerdicts(ctx context.Context, batch []checkers.Verdict) {
 	end := d.clock.Now()
 	t := eventTiming{total: end.Sub(first), queued: now.Sub(first), write: end.Sub(now)}
 	d.st.sync.LastEventDelay = t.total
+	d.obs.VerdictApplied(t.total)
 	for _, c := range changes {
 		d.logTransition(c, rep, t)
 	}
