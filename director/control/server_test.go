@@ -652,4 +652,3 @@ func TestStopWithRequestsInFlight(t *testing.T) {
 		t.Fatalf("after stop: %v", err)
 	}
 }
-

@@ -140,9 +140,9 @@ type VirtualServer struct {
 	Since      time.Time `json:"since"`
 	// SorryServer is set when configured; SorryActive while it takes the
 	// traffic.
-	SorryServer string    `json:"sorry_server,omitempty"`
-	SorryActive bool      `json:"sorry_active"`
-	Services    []Service `json:"services"`
+	SorryServer string       `json:"sorry_server,omitempty"`
+	SorryActive bool         `json:"sorry_active"`
+	Services    []Service    `json:"services"`
 	RealServers []RealServer `json:"real_servers"`
 }
 
@@ -153,7 +153,7 @@ type Service struct {
 	Key string `json:"key"`
 	// InKernel is false when the kernel does not hold the service (or its
 	// counters could not be read).
-	InKernel bool      `json:"in_kernel"`
+	InKernel bool   `json:"in_kernel"`
 	Stats    *Stats `json:"stats,omitempty"`
 }
 
@@ -220,7 +220,7 @@ type Destination struct {
 	Service string `json:"service"`
 	Address string `json:"address"`
 	Weight  uint32 `json:"weight"`
-	Stats   Stats    `json:"stats"`
+	Stats   Stats  `json:"stats"`
 }
 
 // Stats are the kernel's counters (64-bit) and its rate estimates (per

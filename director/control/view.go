@@ -222,4 +222,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-
