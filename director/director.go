@@ -318,14 +318,11 @@ func (d *Director) start(ctx context.Context) error {
 }
 
 // notYet warns about configured features this lvsd does not run yet, so
-// that none is a silent no-op. (The VRRP, control API and metrics work
-// removes its line when it lands.)
+// that none is a silent no-op. (The VRRP work removes its line when it
+// lands; metrics and the control API are served by lvsd run.)
 func (d *Director) notYet(cfg *Config) {
 	if len(cfg.VRRPInstances) > 0 && len(d.subsystems) == 0 {
 		d.log.WithField("vrrp_instances", len(cfg.VRRPInstances)).Warn("vrrp_instance blocks are configured, but this lvsd does not run VRRP yet: no virtual address is managed")
-	}
-	if cfg.Metrics.Listen.IsValid() {
-		d.log.WithField("listen", cfg.Metrics.Listen.String()).Warn("metrics are configured, but this lvsd does not serve them yet")
 	}
 }
 

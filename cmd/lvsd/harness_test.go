@@ -60,6 +60,11 @@ func startLVSD(t *testing.T, args ...string) *lvsdProc {
 		t.Fatal(err)
 	}
 	p := &lvsdProc{t: t, wake: make(chan struct{}), exited: make(chan struct{})}
+	if !slices.Contains(args, "--socket") {
+		// Each daemon its own control socket, so that tests never meet
+		// on /run/lvsd/lvsd.sock.
+		args = append(args, "--socket", filepath.Join(shortTempDir(t), "lvsd.sock"))
+	}
 	p.cmd = exec.Command(os.Args[0], append([]string{"run", "--log-format", "json"}, args...)...)
 	p.cmd.Env = append(os.Environ(), mainEnv+"=1", "NOTIFY_SOCKET="+sock)
 	stderr, err := p.cmd.StderrPipe()
