@@ -32,7 +32,7 @@ import (
 
 // Options configure Metrics.
 type Options struct {
-	// Director is read at each scrape. Required.
+	// Director is read at each scrape. Required, here or through Attach.
 	Director control.StatusSource
 	// Counters reads the kernel's counters; nil: no lvsd_ipvs_* traffic
 	// metrics.
@@ -99,6 +99,10 @@ func New(opts Options) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// Attach sets the director the metrics read, when it could not be given
+// to New (it needs the Metrics as its Observer). Call it before serving.
+func (m *Metrics) Attach(src control.StatusSource) { m.opts.Director = src }
 
 // Registry is the registry to serve.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
