@@ -30,7 +30,10 @@ type Options struct {
 	// its -c and -var). Without it, Reload fails.
 	Load func() (*Config, hcl.Diagnostics)
 	// Backend is the kernel's IPVS table (ipvs.New), or an ipvs.Memory in
-	// tests. Required.
+	// tests. Nil means the kernel has no IPVS: allowed only for a
+	// configuration that needs none (Config.NeedsIPVS), e.g. a node that
+	// only moves addresses with VRRP; a reload that needs IPVS is then
+	// refused.
 	Backend ipvs.Backend
 	// StateFile keeps the keys of the services lvsd owns across restarts
 	// (ipvs.ReconcilerOptions.StateFile). Empty: in memory only.
@@ -80,8 +83,11 @@ type Director struct {
 	dirty   atomic.Bool
 	running atomic.Bool
 
-	// subsystems live in the loop next to the IPVS table (VRRP, later).
+	// subsystems live in the loop next to the IPVS table.
 	subsystems []subsystem
+	vrrp       *vrrpSub
+	// noIPVS is set when the kernel has no IPVS (Options.Backend nil).
+	noIPVS bool
 
 	// st is the loop's state: only the Run goroutine touches it (and New,
 	// before Run starts).
@@ -149,8 +155,14 @@ func New(opts Options) (*Director, error) {
 	if opts.Config == nil {
 		return nil, errors.New("director: no configuration")
 	}
-	if opts.Backend == nil {
-		return nil, errors.New("director: no IPVS backend")
+	noIPVS := opts.Backend == nil
+	if noIPVS {
+		if opts.Config.NeedsIPVS() {
+			return nil, errors.New("director: the configuration needs IPVS (virtual servers, timeouts or a sync daemon), and there is no IPVS backend")
+		}
+		// Nothing to program: an empty table in memory, and no ownership
+		// file to rewrite (it describes a kernel table this run cannot see).
+		opts.Backend, opts.StateFile = ipvs.NewMemory(ipvs.Table{}), ""
 	}
 	d := &Director{
 		log:      opts.Log,
@@ -163,6 +175,7 @@ func New(opts Options) (*Director, error) {
 		verdicts: make(chan checkers.Verdict, verdictQueue),
 		events:   make(chan event),
 		quit:     make(chan struct{}),
+		noIPVS:   noIPVS,
 	}
 	if d.log == nil {
 		d.log = logrus.StandardLogger()
@@ -194,6 +207,8 @@ func New(opts Options) (*Director, error) {
 		},
 	})
 	d.log = d.log.WithField("component", "director")
+	d.vrrp = newVRRPSub(d)
+	d.subsystems = append(d.subsystems, d.vrrp)
 	d.setConfig(opts.Config)
 	d.st.in = Inputs{Health: map[string]Health{}, Overrides: map[string]Override{}, QuorumUp: map[string]bool{}}
 	d.st.rsInfo = map[string]*rsInfo{}
@@ -299,7 +314,6 @@ func (d *Director) start(ctx context.Context) error {
 	}
 	d.afterFullSync(rep, start)
 	d.syncExtras("start")
-	d.notYet(cfg)
 	d.st.ready = true
 	up, total := 0, 0
 	for _, h := range d.st.in.Health {
@@ -315,15 +329,6 @@ func (d *Director) start(ctx context.Context) error {
 	}).Info("IPVS table programmed; running")
 	d.publish()
 	return nil
-}
-
-// notYet warns about configured features this lvsd does not run yet, so
-// that none is a silent no-op. (The VRRP work removes its line when it
-// lands; metrics and the control API are served by lvsd run.)
-func (d *Director) notYet(cfg *Config) {
-	if len(cfg.VRRPInstances) > 0 && len(d.subsystems) == 0 {
-		d.log.WithField("vrrp_instances", len(cfg.VRRPInstances)).Warn("vrrp_instance blocks are configured, but this lvsd does not run VRRP yet: no virtual address is managed")
-	}
 }
 
 // serving lists the real servers with a start_down check that the kernel

@@ -78,6 +78,7 @@ type fakeOwner struct {
 	removes   []time.Time
 	announces int
 	stale     []netip.Prefix
+	kept      [][]VIP
 }
 
 func (o *fakeOwner) add() error {
@@ -93,6 +94,19 @@ func (o *fakeOwner) remove() error {
 	defer o.mu.Unlock()
 	o.owned = false
 	o.removes = append(o.removes, time.Now())
+	return nil
+}
+
+// removeExcept keeps the address when keep is not empty (the fake has
+// one address, as memConfig).
+func (o *fakeOwner) removeExcept(keep []VIP) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.kept = append(o.kept, keep)
+	if len(keep) == 0 {
+		o.owned = false
+		o.removes = append(o.removes, time.Now())
+	}
 	return nil
 }
 

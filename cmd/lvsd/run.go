@@ -127,11 +127,21 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 		log.WithFields(f).Warn("configuration warning")
 	}
 
-	backend, err := openBackend()
-	if err != nil {
+	// A node that only moves addresses with VRRP needs no IPVS, as
+	// keepalived's VRRP-only nodes do not.
+	var (
+		backend      ipvs.Backend
+		dumpCounters func(context.Context) (ipvs.Table, error)
+	)
+	switch k, err := openBackend(); {
+	case err == nil:
+		defer k.Close()
+		backend, dumpCounters = k, k.DumpCounters
+	case !cfg.NeedsIPVS():
+		log.WithError(err).Warn("running without IPVS: this configuration only needs VRRP; a reload that adds virtual servers will be refused")
+	default:
 		return err
 	}
-	defer backend.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,7 +161,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 	goOwned(func() { ratelog.Default.Run(ctx) })
 
 	log.WithFields(logrus.Fields{"version": versionNumber(), "config": flags.path, "pid": os.Getpid(), "node": cfg.NodeName}).Info("lvsd starting")
-	counters := control.NewCounters(backend.DumpCounters, 0, nil)
+	counters := control.NewCounters(dumpCounters, 0, nil)
 	var m *metrics.Metrics
 	if cfg.Metrics.Listen.IsValid() {
 		m = metrics.New(metrics.Options{Counters: counters, Version: versionNumber()})
