@@ -12,6 +12,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/internal/ratelog"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -749,7 +750,10 @@ func (s *vrrpSub) unitFailed(u *vrrpUnit, err error) {
 		}
 	}
 	s.mu.Unlock()
-	s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait}).Error("vrrp: cannot run; trying again")
+	// A missing interface fails every attempt: one line, then a count
+	// a minute.
+	ratelog.Default.LogAs("vrrp retry "+u.key, s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait}),
+		logrus.ErrorLevel, "vrrp: cannot run; trying again")
 	if u.retry != nil {
 		u.retry.Stop()
 	}

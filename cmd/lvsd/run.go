@@ -218,7 +218,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 		socket = cfg.Control.Socket
 	}
 	api, err := control.Listen(control.Options{
-		Director: d, Reload: reload, Counters: counters,
+		Director: d, Reload: reload, StepDown: control.StepDownFor(d), Counters: counters,
 		Socket: socket, Mode: cfg.Control.Mode, Listen: cfg.Control.Listen,
 		Meta: control.Meta{Version: versionNumber(), PID: os.Getpid()},
 		Log:  log,

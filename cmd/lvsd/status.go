@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,25 +170,46 @@ func renderVRRP(b *strings.Builder, v control.VRRPInfo, o statusOptions) {
 		return
 	}
 	b.WriteString("\nVRRP\n")
-	t := &table{right: map[int]bool{1: true, 3: true, 4: true}}
-	t.row("  INSTANCE", "VRID", "STATE", "PRIO", "EFFECTIVE", "MASTER", "SINCE", "WHY")
+	t := &table{right: map[int]bool{2: true, 4: true, 5: true}}
+	t.row("  INSTANCE", "INTERFACE", "VRID", "STATE", "PRIO", "EFFECTIVE", "MASTER", "SINCE", "WHY")
 	for _, in := range v.Instances {
 		state := in.State
 		if in.SteppedDownUntil != nil && in.SteppedDownUntil.After(o.now) {
 			state += " (stepped down for " + until(o.now, *in.SteppedDownUntil) + ")"
 		}
 		why := in.Reason
-		if in.Fault != "" {
+		switch {
+		case !in.Running && in.LastError != "":
+			state, why = "NOT RUNNING", in.LastError
+		case in.Fault != "":
 			why = "fault: " + in.Fault
 		}
 		master := in.Master
 		if master == "" {
 			master = "-"
+		} else if in.MasterPriority != 0 && in.State != "MASTER" {
+			master += fmt.Sprintf(" (%d)", in.MasterPriority)
 		}
-		t.row("  "+in.Name, strconv.Itoa(int(in.VRID)), state, strconv.Itoa(int(in.Priority)), strconv.Itoa(int(in.EffectivePriority)),
-			master, since(o.now, in.Since)+" ago", why)
+		name := in.Name
+		if in.SyncGroup != "" {
+			name += " [" + in.SyncGroup + "]"
+		}
+		t.row("  "+name, in.Interface, strconv.Itoa(int(in.VRID)), state, strconv.Itoa(int(in.Priority)),
+			strconv.Itoa(int(in.EffectivePriority)), master, since(o.now, in.Since)+" ago", why)
 	}
 	t.write(b)
+	for _, in := range v.Instances {
+		var drops []string
+		for _, r := range slices.Sorted(maps.Keys(in.Adverts.Dropped)) {
+			if r != "vrid" { // another router's adverts on a shared group: normal
+				drops = append(drops, fmt.Sprintf("%s %d", r, in.Adverts.Dropped[r]))
+			}
+		}
+		if len(drops) > 0 || in.Adverts.SendErrors > 0 {
+			fmt.Fprintf(b, "  %s: adverts sent %d (%d failed), received %d, dropped: %s\n", in.Name, in.Adverts.Sent,
+				in.Adverts.SendErrors, in.Adverts.Received, strings.Join(drops, ", "))
+		}
+	}
 }
 
 // forwardNames are ipvsadm's.

@@ -497,15 +497,20 @@ func (s *Server) postFailover(w http.ResponseWriter, r *http.Request) {
 		hold = d
 	}
 	if s.opts.StepDown == nil {
-		writeError(w, http.StatusNotImplemented, Error{Error: "VRRP is not available: this lvsd runs no VRRP instance, so there is nothing to fail over"})
+		writeError(w, http.StatusNotImplemented, Error{Error: ErrNoVRRP.Error()})
 		return
 	}
 	s.audit(r).WithFields(logrus.Fields{"instance": req.Instance, "for": hold.String()}).Info("failover requested")
 	names, err := s.opts.StepDown(r.Context(), req.Instance, hold)
 	if err != nil {
 		code := http.StatusConflict
-		if errors.Is(err, ErrNoInstance) {
+		switch {
+		case errors.Is(err, ErrNoInstance), errors.Is(err, director.ErrNotFound):
 			code = http.StatusNotFound
+		case errors.Is(err, ErrNoVRRP):
+			code = http.StatusNotImplemented
+		case errors.Is(err, director.ErrStopped):
+			code = http.StatusServiceUnavailable
 		}
 		writeError(w, code, Error{Error: err.Error()})
 		return

@@ -72,11 +72,12 @@ type SyncInfo struct {
 
 // VRRPInfo is the VRRP side.
 type VRRPInfo struct {
-	// Running is false when this daemon runs no VRRP (no instances
-	// configured, or a build without it); Note then says why.
+	// Running is false when this daemon runs no VRRP instance; Note then
+	// says why.
 	Running   bool           `json:"running"`
 	Note      string         `json:"note,omitempty"`
 	Instances []VRRPInstance `json:"instances"`
+	Groups    []VRRPGroup    `json:"groups"`
 }
 
 // VRRPInstance is one vrrp_instance.
@@ -85,6 +86,7 @@ type VRRPInstance struct {
 	Interface string `json:"interface"`
 	VRID      uint8  `json:"vrid"`
 	Version   uint8  `json:"version"`
+	SyncGroup string `json:"sync_group,omitempty"`
 	// State is INIT, BACKUP, MASTER or FAULT.
 	State string    `json:"state"`
 	Since time.Time `json:"since"`
@@ -99,23 +101,54 @@ type VRRPInstance struct {
 	// MASTER) and its priority, when known.
 	Master         string `json:"master,omitempty"`
 	MasterPriority uint8  `json:"master_priority,omitempty"`
+	// AdvertIntervalSeconds is the configured interval;
+	// MasterAdvertIntervalSeconds the one in use (a v3 backup follows the
+	// master's).
+	AdvertIntervalSeconds       float64 `json:"advert_interval_seconds"`
+	MasterAdvertIntervalSeconds float64 `json:"master_advert_interval_seconds"`
 	// Fault names the tracked objects that hold the instance in FAULT.
-	Fault string `json:"fault,omitempty"`
+	Fault   string      `json:"fault,omitempty"`
+	Tracked []VRRPTrack `json:"tracked,omitempty"`
 	// SteppedDownUntil is set while a failover request keeps the instance
 	// out of MASTER.
 	SteppedDownUntil *time.Time `json:"stepped_down_until,omitempty"`
-	VIPs             []string   `json:"vips,omitempty"`
-	Adverts          AdvertInfo `json:"adverts"`
+	VIPs             []string   `json:"vips"`
+	// Running is false while the instance cannot run (its interface is
+	// missing, its socket failed); LastError says why. It is retried with
+	// a backoff; Restarts counts the attempts.
+	Running   bool       `json:"running"`
+	LastError string     `json:"last_error,omitempty"`
+	Restarts  uint64     `json:"restarts"`
+	Adverts   AdvertInfo `json:"adverts"`
 }
 
-// AdvertInfo counts an instance's VRRP packets.
+// VRRPTrack is one object an instance tracks.
+type VRRPTrack struct {
+	// Kind is interface, script or virtual_server.
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+	Up     bool   `json:"up"`
+}
+
+// VRRPGroup is one vrrp_sync_group.
+type VRRPGroup struct {
+	Name      string   `json:"name"`
+	State     string   `json:"state"`
+	Instances []string `json:"instances"`
+}
+
+// AdvertInfo counts an instance's VRRP packets since the daemon started.
 type AdvertInfo struct {
 	Sent       uint64 `json:"sent"`
 	SendErrors uint64 `json:"send_errors"`
 	Received   uint64 `json:"received"`
 	// Dropped counts received adverts refused, by reason (ttl, checksum,
 	// auth_data, vrid...); reasons with no drop are omitted.
-	Dropped map[string]uint64 `json:"dropped"`
+	Dropped          map[string]uint64 `json:"dropped"`
+	PriorityZeroSent uint64            `json:"priority_zero_sent"`
+	PriorityZeroRcvd uint64            `json:"priority_zero_received"`
+	IntervalMismatch uint64            `json:"interval_mismatch"`
 }
 
 // KernelInfo says where the traffic counters come from.
@@ -317,8 +350,9 @@ type Diagnostic struct {
 
 // FailoverRequest is the body of POST /v1/failover.
 type FailoverRequest struct {
-	// Instance is the vrrp_instance to step down; empty means every
-	// instance this node is MASTER of.
+	// Instance is the vrrp_instance (or vrrp_sync_group: all its
+	// instances) to step down; empty means every instance this node is
+	// MASTER of.
 	Instance string `json:"instance,omitempty"`
 	// For is how long the instance stays out of MASTER ("30s"); empty
 	// means the default, 30s.

@@ -2,7 +2,10 @@ package control
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/lvsd/lvsd/director"
@@ -205,8 +208,109 @@ func addStats(a, b Stats) Stats {
 }
 
 // buildVRRP is the VRRP side of the status.
-func buildVRRP(*director.Status) VRRPInfo {
-	return VRRPInfo{Running: false, Note: "this lvsd does not run VRRP yet", Instances: []VRRPInstance{}}
+func buildVRRP(ds *director.Status) VRRPInfo {
+	out := VRRPInfo{Running: len(ds.VRRP) > 0, Instances: []VRRPInstance{}, Groups: []VRRPGroup{}}
+	if !out.Running {
+		out.Note = "no vrrp_instance in the configuration"
+	}
+	for _, in := range ds.VRRP {
+		v := VRRPInstance{
+			Name: in.Name, Interface: in.Interface, VRID: in.VRID, Version: in.Version, SyncGroup: in.SyncGroup,
+			State: in.State, Since: in.Since, Reason: in.Reason, Transitions: in.Counters.Transitions,
+			Priority: in.Priority, EffectivePriority: in.EffectivePriority, MasterPriority: in.MasterPriority,
+			AdvertIntervalSeconds: in.AdvertInterval.Seconds(), MasterAdvertIntervalSeconds: in.MasterAdvertInterval.Seconds(),
+			Fault: in.Fault, SteppedDownUntil: timePtr(in.StepDownUntil), VIPs: []string{},
+			Running: in.Running, LastError: in.LastError, Restarts: in.Counters.Restarts,
+			Adverts: AdvertInfo{Sent: in.Counters.AdvertsSent, SendErrors: in.Counters.SendErrors,
+				Received: in.Counters.AdvertsReceived, Dropped: map[string]uint64{},
+				PriorityZeroSent: in.Counters.PriorityZeroSent, PriorityZeroRcvd: in.Counters.PriorityZeroReceived,
+				IntervalMismatch: in.Counters.IntervalMismatch},
+		}
+		if in.Master.IsValid() {
+			v.Master = in.Master.String()
+		}
+		for _, p := range in.VirtualAddresses {
+			v.VIPs = append(v.VIPs, p.String())
+		}
+		for _, t := range in.Tracked {
+			v.Tracked = append(v.Tracked, VRRPTrack{Kind: t.Kind, Name: t.Name, Weight: t.Weight, Up: t.Up})
+		}
+		for r, n := range in.Counters.Dropped {
+			v.Adverts.Dropped[r] = n
+		}
+		out.Instances = append(out.Instances, v)
+	}
+	for _, g := range ds.VRRPGroups {
+		out.Groups = append(out.Groups, VRRPGroup{Name: g.Name, State: g.State, Instances: nonNil(g.Instances)})
+	}
+	return out
+}
+
+// StepDowner is a director that can step its VRRP instances down.
+type StepDowner interface {
+	StatusSource
+	StepDown(ctx context.Context, name string, d time.Duration) error
+}
+
+// ErrNoVRRP is what StepDownFor's function returns when the daemon runs
+// no VRRP instance.
+var ErrNoVRRP = errors.New("VRRP is not available: this lvsd runs no vrrp_instance, so there is nothing to fail over")
+
+// StepDownFor makes Options.StepDown of a director: a name is an instance
+// or a sync group (all its instances); no name means every instance that
+// is MASTER now. It returns the instances stepped down.
+func StepDownFor(d StepDowner) func(context.Context, string, time.Duration) ([]string, error) {
+	return func(ctx context.Context, name string, hold time.Duration) ([]string, error) {
+		st := d.Status()
+		if len(st.VRRP) == 0 {
+			return nil, ErrNoVRRP
+		}
+		var names []string
+		if name != "" {
+			for _, in := range st.VRRP {
+				if in.Name == name || in.SyncGroup == name {
+					names = append(names, in.Name)
+				}
+			}
+			if err := d.StepDown(ctx, name, hold); err != nil {
+				if errors.Is(err, director.ErrNotFound) {
+					return nil, fmt.Errorf("%w %q (this node has %s)", ErrNoInstance, name, instanceNames(st))
+				}
+				return nil, err
+			}
+			return names, nil
+		}
+		// Sync group members step down with their group: once per group.
+		done := map[string]bool{}
+		for _, in := range st.VRRP {
+			if in.State != "MASTER" {
+				continue
+			}
+			target := in.Name
+			if in.SyncGroup != "" {
+				target = in.SyncGroup
+			}
+			if !done[target] {
+				if err := d.StepDown(ctx, target, hold); err != nil {
+					return names, fmt.Errorf("step down %s: %w", target, err)
+				}
+				done[target] = true
+			}
+			names = append(names, in.Name)
+		}
+		return names, nil
+	}
+}
+
+func instanceNames(st director.Status) string {
+	var out []string
+	for _, in := range st.VRRP {
+		out = append(out, in.Name)
+	}
+	for _, g := range st.VRRPGroups {
+		out = append(out, g.Name+" (sync group)")
+	}
+	return strings.Join(out, ", ")
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -1,9 +1,12 @@
 package metrics
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvsd/lvsd/director"
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // VRRP metrics, one set per vrrp_instance.
@@ -25,8 +28,32 @@ var vrrpDescs = []*prometheus.Desc{
 	descVRRPReceived, descVRRPDropped, descVRRPPrioZeroRx, descVRRPPrioZeroTx,
 }
 
+// vrrpStates are the values of lvsd_vrrp_state's state label.
+var vrrpStates = []string{"INIT", "BACKUP", "MASTER", "FAULT"}
+
 // collectVRRP exports the VRRP instances of the snapshot.
 func collectVRRP(ds *director.Status, gauge, counter func(*prometheus.Desc, float64, ...string)) {
-	// This build's director runs no VRRP: nothing to export.
-	_ = ds
+	for _, in := range ds.VRRP {
+		vrid := itoa(in.VRID)
+		for _, st := range vrrpStates {
+			gauge(descVRRPState, b2f(in.State == st), in.Name, vrid, strings.ToLower(st))
+		}
+		gauge(descVRRPPriority, float64(in.Priority), in.Name, vrid)
+		gauge(descVRRPEffective, float64(in.EffectivePriority), in.Name, vrid)
+		c := in.Counters
+		counter(descVRRPTrans, float64(c.Transitions), in.Name, vrid)
+		counter(descVRRPSent, float64(c.AdvertsSent), in.Name, vrid)
+		counter(descVRRPSendErrs, float64(c.SendErrors), in.Name, vrid)
+		counter(descVRRPReceived, float64(c.AdvertsReceived), in.Name, vrid)
+		counter(descVRRPPrioZeroRx, float64(c.PriorityZeroReceived), in.Name, vrid)
+		counter(descVRRPPrioZeroTx, float64(c.PriorityZeroSent), in.Name, vrid)
+		// Every reason, zero or not, so that rate() sees the first drop.
+		for r := range vrrp.NumDropReasons {
+			reason := vrrp.DropReason(r)
+			if reason == vrrp.DropNone {
+				continue
+			}
+			counter(descVRRPDropped, float64(c.Dropped[reason.String()]), in.Name, vrid, reason.String())
+		}
+	}
 }
