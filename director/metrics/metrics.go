@@ -3,7 +3,8 @@
 // IPVS counters (64-bit, read at scrape time through a cache), the
 // daemon's syncs and reloads. Names start with lvsd_; labels are vs (the
 // virtual server), rs (the real server's ID, "vs/name"), service (the
-// kernel service, "tcp 203.0.113.10:80"), instance and vrid (VRRP).
+// kernel service, "tcp 203.0.113.10:80"), vrrp_instance and vrid (VRRP;
+// not "instance", which Prometheus sets on every series to the target).
 // docs/operations.md lists every metric; examples/grafana-dashboard.json
 // uses them.
 //
