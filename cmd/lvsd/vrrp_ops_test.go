@@ -162,28 +162,28 @@ func TestFailoverBetweenTwoDaemons(t *testing.T) {
 		t.Fatalf("n1's status during the step-down:\n%s", r.stdout)
 	}
 	m1, m2 := nsScrape(t, a), nsScrape(t, b)
-	if v := metricValue(t, m2, `lvsd_vrrp_state{instance="VI_1",state="master",vrid="61"}`); v != 1 {
+	if v := metricValue(t, m2, `lvsd_vrrp_state{state="master",vrid="61",vrrp_instance="VI_1"}`); v != 1 {
 		t.Fatalf("n2's state metric: %v", v)
 	}
-	if v := metricValue(t, m1, `lvsd_vrrp_state{instance="VI_1",state="backup",vrid="61"}`); v != 1 {
+	if v := metricValue(t, m1, `lvsd_vrrp_state{state="backup",vrid="61",vrrp_instance="VI_1"}`); v != 1 {
 		t.Fatalf("n1's state metric: %v", v)
 	}
-	if v := metricValue(t, m1, `lvsd_vrrp_priority_zero_sent_total{instance="VI_1",vrid="61"}`); v < 1 {
+	if v := metricValue(t, m1, `lvsd_vrrp_priority_zero_sent_total{vrid="61",vrrp_instance="VI_1"}`); v < 1 {
 		t.Fatalf("n1 sent no priority 0 advert: %v", v)
 	}
-	if v := metricValue(t, m1, `lvsd_vrrp_transitions_total{instance="VI_1",vrid="61"}`); v < 2 {
+	if v := metricValue(t, m1, `lvsd_vrrp_transitions_total{vrid="61",vrrp_instance="VI_1"}`); v < 2 {
 		t.Fatalf("n1's transitions: %v", v)
 	}
-	if v := metricValue(t, m2, `lvsd_vrrp_adverts_received_total{instance="VI_1",vrid="61"}`); v < 1 {
+	if v := metricValue(t, m2, `lvsd_vrrp_adverts_received_total{vrid="61",vrrp_instance="VI_1"}`); v < 1 {
 		t.Fatalf("n2's received adverts: %v", v)
 	}
-	if v := metricValue(t, m1, `lvsd_vrrp_adverts_sent_total{instance="VI_1",vrid="61"}`); v < 1 {
+	if v := metricValue(t, m1, `lvsd_vrrp_adverts_sent_total{vrid="61",vrrp_instance="VI_1"}`); v < 1 {
 		t.Fatalf("n1's sent adverts: %v", v)
 	}
-	if v := metricValue(t, m1, `lvsd_vrrp_adverts_dropped_total{instance="VI_1",reason="ttl",vrid="61"}`); v != 0 {
+	if v := metricValue(t, m1, `lvsd_vrrp_adverts_dropped_total{reason="ttl",vrid="61",vrrp_instance="VI_1"}`); v != 0 {
 		t.Fatalf("n1's dropped adverts: %v", v)
 	}
-	metricValue(t, m1, `lvsd_vrrp_effective_priority{instance="VI_1",vrid="61"}`)
+	metricValue(t, m1, `lvsd_vrrp_effective_priority{vrid="61",vrrp_instance="VI_1"}`)
 
 	// The step-down ends; n1 preempts.
 	waitState("n1 MASTER again", 10*time.Second, func(i1, i2 control.VRRPInstance) bool {
