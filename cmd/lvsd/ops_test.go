@@ -550,3 +550,40 @@ func TestScaledNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalDropsTimestamps: with standard error on the journal
+// (JOURNAL_STREAM names it), text lines carry no time of their own.
+func TestJournalDropsTimestamps(t *testing.T) {
+	dir := shortTempDir(t)
+	cfg := filepath.Join(dir, "lvsd.hcl")
+	writeFile(t, cfg, "node_name = \"lb1\"\n")
+	notSocket := filepath.Join(dir, "file")
+	writeFile(t, notSocket, "x")
+	for _, journal := range []bool{false, true} {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("stderr-%v", journal)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The daemon starts, logs, and stops at once: its socket path is
+		// taken by a file.
+		cmd := exec.Command(os.Args[0], "run", "-c", cfg, "--state-file", "", "--socket", notSocket)
+		cmd.Env = append(os.Environ(), mainEnv+"=1", memoryEnv+"=1")
+		if journal {
+			var st syscall.Stat_t
+			if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Env = append(cmd.Env, fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
+		}
+		cmd.Stderr = f
+		err = cmd.Run()
+		f.Close()
+		out := readFile(t, f.Name())
+		if err == nil || !strings.Contains(out, `msg="lvsd starting" component=daemon`) || !strings.Contains(out, "is not a socket") {
+			t.Fatalf("journal %v: %v\n%s", journal, err, out)
+		}
+		if strings.Contains(out, "time=") == journal {
+			t.Fatalf("journal %v, timestamps:\n%s", journal, out)
+		}
+	}
+}

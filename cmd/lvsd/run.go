@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lvsd/director"
 	"github.com/lvsd/lvsd/director/control"
@@ -118,13 +120,15 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 	if err := configureLogging(log, cfg.Logging, lf); err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	// The daemon's own lines (start, stop, signals, reload plumbing).
+	dlog := log.WithField("component", "daemon")
 	// Warnings as log lines, so a JSON log stays JSON.
 	for _, w := range diags {
 		f := logrus.Fields{"summary": w.Summary, "detail": w.Detail}
 		if w.Subject != nil {
 			f["at"] = w.Subject.String()
 		}
-		log.WithFields(f).Warn("configuration warning")
+		dlog.WithFields(f).Warn("configuration warning")
 	}
 
 	// A node that only moves addresses with VRRP needs no IPVS, as
@@ -138,7 +142,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 		defer k.Close()
 		backend, dumpCounters = k, k.DumpCounters
 	case !cfg.NeedsIPVS():
-		log.WithError(err).Warn("running without IPVS: this configuration only needs VRRP; a reload that adds virtual servers will be refused")
+		dlog.WithError(err).Warn("running without IPVS: this configuration only needs VRRP; a reload that adds virtual servers will be refused")
 	default:
 		return err
 	}
@@ -160,7 +164,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 	// minute is over, and at the latest when lvsd stops.
 	goOwned(func() { ratelog.Default.Run(ctx) })
 
-	log.WithFields(logrus.Fields{"version": versionNumber(), "config": flags.path, "pid": os.Getpid(), "node": cfg.NodeName}).Info("lvsd starting")
+	dlog.WithFields(logrus.Fields{"version": versionNumber(), "config": flags.path, "pid": os.Getpid(), "node": cfg.NodeName}).Info("lvsd starting")
 	counters := control.NewCounters(dumpCounters, 0, nil)
 	var m *metrics.Metrics
 	if cfg.Metrics.Listen.IsValid() {
@@ -176,7 +180,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 		Log:       log,
 		Ready: func() {
 			if err := notify.send("READY=1", "STATUS=running"); err != nil {
-				log.WithError(err).Warn("cannot tell systemd lvsd is ready")
+				dlog.WithError(err).Warn("cannot tell systemd lvsd is ready")
 			}
 		},
 	}
@@ -198,10 +202,10 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 		res, err := d.Reload(ctx)
 		if err == nil && res.Config != nil {
 			if lerr := configureLogging(log, res.Config.Logging, lf); lerr != nil {
-				log.WithError(lerr).Warn("logging settings not applied")
+				dlog.WithError(lerr).Warn("logging settings not applied")
 			}
 			if res.Config.Control != running.Control || res.Config.Metrics != running.Metrics {
-				log.Warn("the control or metrics settings changed: they take effect when lvsd restarts")
+				dlog.Warn("the control or metrics settings changed: they take effect when lvsd restarts")
 			}
 		}
 		status := "STATUS=running"
@@ -253,7 +257,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 					}
 					continue
 				}
-				log.WithField("signal", s.String()).Info("stopping")
+				dlog.WithField("signal", s.String()).Info("stopping")
 				_ = notify.send("STOPPING=1")
 				cancel()
 				return
@@ -293,7 +297,8 @@ func configureLogging(log *logrus.Logger, l director.Logging, f logFlags) error 
 	}
 	switch strings.ToLower(format) {
 	case "", "text":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+		// The journal stamps every line itself.
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, DisableTimestamp: stderrIsJournal()})
 	case "json":
 		log.SetFormatter(&logrus.JSONFormatter{})
 	default:
@@ -301,6 +306,20 @@ func configureLogging(log *logrus.Logger, l director.Logging, f logFlags) error 
 	}
 	log.SetLevel(lv)
 	return nil
+}
+
+// stderrIsJournal reports whether standard error is systemd's journal:
+// JOURNAL_STREAM names its device and inode (systemd.exec(5)).
+func stderrIsJournal() bool {
+	dev, ino, ok := strings.Cut(os.Getenv("JOURNAL_STREAM"), ":")
+	if !ok {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(2, &st) != nil {
+		return false
+	}
+	return dev == strconv.FormatUint(st.Dev, 10) && ino == strconv.FormatUint(st.Ino, 10)
 }
 
 func firstLine(s string) string {
