@@ -268,3 +268,9 @@ func (l *Lab) StartProbe(vip netip.Addr, interval time.Duration) *Prober {
 	l.Probe = StartProber(l.t, l.Client, vip, interval)
 	return l.Probe
 }
+
+// WaitPortUp waits until node's bridge port is up again after MendLink.
+func (l *Lab) WaitPortUp(node string) {
+	l.t.Helper()
+	WaitLinkUp(l.t, l.sw, l.Node(node).Port)
+}
