@@ -744,12 +744,9 @@ func (s *vrrpSub) unitFailed(u *vrrpUnit, err error) {
 	for _, m := range u.members {
 		m.lastError = err.Error()
 		m.state = vrrp.Init
-		if u.failures > 1 || m.restarts > 0 || m.transitions > 0 {
-			m.restarts++
-		}
 	}
 	s.mu.Unlock()
-	s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait}).Error("vrrp: cannot run; trying again")
+	s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait.String()}).Error("vrrp: cannot run; trying again")
 	if u.retry != nil {
 		u.retry.Stop()
 	}
@@ -776,6 +773,12 @@ func (s *vrrpSub) retryUnit(u *vrrpUnit) {
 		insts = append(insts, inst)
 	}
 	s.log.WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures + 1}).Info("vrrp: running again")
+	s.mu.Lock()
+	for _, m := range u.members {
+		m.restarts++
+		m.state, m.since = vrrp.Init, s.d.clock.Now()
+	}
+	s.mu.Unlock()
 	s.launch(u, insts)
 	s.publishView()
 }
