@@ -12,7 +12,6 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/sirupsen/logrus"
 
-	"github.com/lvsd/lvsd/internal/ratelog"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -745,15 +744,11 @@ func (s *vrrpSub) unitFailed(u *vrrpUnit, err error) {
 	for _, m := range u.members {
 		m.lastError = err.Error()
 		m.state = vrrp.Init
-		if u.failures > 1 || m.restarts > 0 || m.transitions > 0 {
-			m.restarts++
-		}
 	}
 	s.mu.Unlock()
-	// A missing interface fails every attempt: one line, then a count
-	// a minute.
-	ratelog.Default.LogAs("vrrp retry "+u.key, s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait}),
-		logrus.ErrorLevel, "vrrp: cannot run; trying again")
+	// Not rate-limited: the backoff (1 s doubling to 30 s) limits it, and
+	// each line says when the next attempt comes.
+	s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait.String()}).Error("vrrp: cannot run; trying again")
 	if u.retry != nil {
 		u.retry.Stop()
 	}
@@ -780,6 +775,12 @@ func (s *vrrpSub) retryUnit(u *vrrpUnit) {
 		insts = append(insts, inst)
 	}
 	s.log.WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures + 1}).Info("vrrp: running again")
+	s.mu.Lock()
+	for _, m := range u.members {
+		m.restarts++
+		m.state, m.since = vrrp.Init, s.d.clock.Now()
+	}
+	s.mu.Unlock()
 	s.launch(u, insts)
 	s.publishView()
 }

@@ -518,6 +518,15 @@ func (i *Instance) Run(ctx context.Context) error {
 				i.log.Warn("link state subscription ended; interface tracking stopped")
 				continue
 			}
+			if ls.name == i.cfg.Interface && (ls.gone || (ls.index != 0 && i.filter.IfIndex != 0 && ls.index != i.filter.IfIndex)) {
+				// Our socket is bound to an interface that no longer
+				// exists (a new one may have its name): stop as for a
+				// failed socket, so that the owner builds a new instance.
+				i.m.Shutdown(i.clock.Now())
+				i.m.Tick(i.clock.Now().Add(time.Hour))
+				i.apply(bg, timer)
+				return fmt.Errorf("vrrp instance %q: interface %s (index %d) was deleted", i.cfg.Name, i.cfg.Interface, i.filter.IfIndex)
+			}
 			if i.tracks.set(ls.key(), ls.up) {
 				i.log.WithFields(logrus.Fields{"interface": ls.name, "up": ls.up, "link": ls.detail}).Info("link state changed")
 			}

@@ -116,6 +116,11 @@ func NewSyncGroup(cfg SyncGroupConfig, log *logrus.Entry, sf *StateFile, members
 		case allEqual(resumed, Backup):
 			g.state = Backup
 		}
+		if g.state != Init && sf != nil {
+			if err := sf.Set("GROUP", cfg.Name, g.state.String(), 0, time.Now()); err != nil {
+				g.log.WithError(err).Warn("state file")
+			}
+		}
 	}
 	for _, m := range members {
 		m.group = g
