@@ -371,6 +371,7 @@ func TestVRRPDaemonReload(t *testing.T) {
 	}
 	l.WaitHolders(time.Second, vip, "n2")
 	mark = n1.reload(changed)
+	n1.waitLog(mark, time.Second, "vrrp: priority changed by the reload; applied live")
 	n1.waitState(2*time.Second, "VI_1", "MASTER")
 	l.WaitHolders(time.Second, vip, "n1")
 
