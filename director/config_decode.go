@@ -125,6 +125,7 @@ func (d *decoder) decodeRoot(raw *rawRoot) *Config {
 	d.checkVRRPInstances(cfg, raw)
 	d.decodeSyncGroups(raw.SyncGroups, cfg)
 	d.checkUnusedScripts(cfg, raw)
+	d.checkGroupWeights(cfg, raw)
 	d.decodeIPVS(single(d, raw.IPVS, "ipvs"), cfg)
 	d.checkVIPsHeld(cfg, raw)
 	return cfg

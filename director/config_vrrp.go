@@ -430,6 +430,37 @@ func (d *decoder) checkUnusedScripts(cfg *Config, raw *rawRoot) {
 	}
 }
 
+// checkGroupWeights warns about tracking weights of sync group members:
+// as in keepalived, they are 0 there (a failure faults the member and the
+// group follows), since a weight moves one member and the group holds it
+// back, so the failover the weight was meant to cause would not happen.
+func (d *decoder) checkGroupWeights(cfg *Config, raw *rawRoot) {
+	for _, vi := range cfg.VRRPInstances {
+		if vi.SyncGroup == "" {
+			continue
+		}
+		r := rawInstance(raw, vi)
+		if r == nil {
+			continue
+		}
+		for _, ts := range []struct {
+			raw  []*rawTrack
+			have []Track
+		}{{r.TrackInterfaces, vi.TrackInterfaces}, {r.TrackScripts, vi.TrackScripts}, {r.TrackVirtualServers, vi.TrackVirtualServers}} {
+			for _, t := range ts.have {
+				if t.Weight == 0 {
+					continue
+				}
+				for _, rt := range ts.raw {
+					if rt.Name == t.Name {
+						d.warnAt(rt.LabelRange, "Tracking weight ignored in a sync group", "vrrp_instance %q is in vrrp_sync_group %q, where a tracked object's weight (%d) is ignored: its failure puts the instance in FAULT and the whole group follows (keepalived's rule). Set weight = 0 to say so.", vi.Name, vi.SyncGroup, t.Weight)
+					}
+				}
+			}
+		}
+	}
+}
+
 // checkVIPsHeld warns about a virtual service address that no VRRP
 // instance owns, on a node that uses VRRP: it is easy to forget one.
 func (d *decoder) checkVIPsHeld(cfg *Config, raw *rawRoot) {

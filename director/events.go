@@ -59,10 +59,10 @@ func call[T any](ctx context.Context, d *Director, e event, reply <-chan T) (T, 
 }
 
 // subsystem is a part of the daemon that lives in the event loop next to
-// the IPVS table. VRRP (director/vrrp*.go, a later issue) is meant to be
-// one: its instances run their own goroutines (sockets, timers) and send
-// their transitions to the loop as events; the loop tells it about quorum
-// transitions (track_virtual_server) and reloads. The IPVS table is
+// the IPVS table. VRRP (director/vrrp*.go) is one: its instances run their
+// own goroutines (sockets, timers) and send their transitions to the loop
+// as events; the loop tells it about quorum transitions
+// (track_virtual_server) and reloads. The IPVS table is
 // programmed whatever the VRRP state (warm standby), so nothing here
 // depends on being master. Every method runs on the loop goroutine.
 type subsystem interface {
@@ -70,8 +70,9 @@ type subsystem interface {
 	start(ctx context.Context, d *Director) error
 	// prepare checks a new configuration before a reload commits to it:
 	// an error refuses the reload (nothing changes anywhere); otherwise
-	// commit is called once the reload is committed.
-	prepare(ctx context.Context, cfg *Config) (commit func(), err error)
+	// either commit is called once the reload is committed, or abort when
+	// it is refused after all (what prepare built is released).
+	prepare(ctx context.Context, cfg *Config) (commit, abort func(), err error)
 	// quorumChanged tells of a virtual server's quorum transition.
 	quorumChanged(vs string, up bool, weightUp uint64)
 	// stop runs once when Run ends, before remove_on_stop.
@@ -219,15 +220,25 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 	if err != nil {
 		return refuse(err)
 	}
-	var commits []func()
+	if d.noIPVS && cfg.NeedsIPVS() {
+		return refuse(errNoIPVS)
+	}
+	var commits, aborts []func()
+	abort := func() {
+		for _, a := range aborts {
+			a()
+		}
+	}
 	for _, s := range d.subsystems {
-		c, err := s.prepare(ctx, cfg)
+		c, a, err := s.prepare(ctx, cfg)
 		if err != nil {
+			abort()
 			return refuse(err)
 		}
-		commits = append(commits, c)
+		commits, aborts = append(commits, c), append(aborts, a)
 	}
 	if err := d.runner.Update(regs); err != nil {
+		abort()
 		return refuse(fmt.Errorf("health checks: %w", err))
 	}
 
@@ -280,6 +291,7 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 	start := d.clock.Now()
 	rep, serr := d.rec.Sync(ctx, d.st.desired)
 	if serr != nil {
+		d.obs.FullSync(d.clock.Since(start), serr)
 		d.st.sync.LastError = serr.Error()
 		d.st.resync.Reset(retryInterval(cfg.IPVS.ResyncInterval))
 		d.log.WithError(serr).Error("the new configuration is in force, but the IPVS sync failed; retrying soon")
@@ -287,7 +299,6 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 		d.afterFullSync(rep, start)
 	}
 	d.syncExtras("reload")
-	d.notYet(cfg)
 	for _, c := range changes {
 		d.logTransition(c, rep, eventTiming{})
 	}

@@ -6,7 +6,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/internal/ratelog"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // kernelExtras is what lvsd sets in the kernel besides the IPVS table:
@@ -21,10 +23,13 @@ type kernelExtras interface {
 	StopDaemon(ipvs.DaemonState) error
 }
 
-// wantedDaemons is the sync daemons the configuration asks lvsd itself to
-// run: none for a daemon that follows a VRRP instance (the VRRP side
-// starts and stops it with the instance's state).
-func wantedDaemons(sd *SyncDaemon) map[ipvs.DaemonState]ipvs.Daemon {
+// wantedDaemons is the sync daemons the configuration asks for now. A
+// daemon that follows a VRRP instance follows its role as keepalived's
+// lvs_sync_daemon does: the master daemon while the instance is MASTER
+// (master is true), the backup daemon otherwise (BACKUP, FAULT, not
+// running), never both: a node receives state while it is a backup, which
+// is also what a returning node is before it takes over.
+func wantedDaemons(sd *SyncDaemon, master bool) map[ipvs.DaemonState]ipvs.Daemon {
 	if sd == nil {
 		return nil
 	}
@@ -37,6 +42,11 @@ func wantedDaemons(sd *SyncDaemon) map[ipvs.DaemonState]ipvs.Daemon {
 		states = []ipvs.DaemonState{ipvs.DaemonBackup}
 	case SyncBoth:
 		states = []ipvs.DaemonState{ipvs.DaemonMaster, ipvs.DaemonBackup}
+	case SyncFollow:
+		states = []ipvs.DaemonState{ipvs.DaemonBackup}
+		if master {
+			states = []ipvs.DaemonState{ipvs.DaemonMaster}
+		}
 	}
 	out := map[ipvs.DaemonState]ipvs.Daemon{}
 	for _, s := range states {
@@ -58,9 +68,11 @@ func sameDaemon(want, have ipvs.Daemon) bool {
 }
 
 // syncExtras makes the kernel's timeouts and sync daemons what the
-// configuration says. why is "start", "reload" or a full sync's reason; a
-// difference found by a periodic sync is drift (someone ran ipvsadm --set
-// or --stop-daemon) and logged as such. A sync daemon lvsd started (or
+// configuration (and, for a sync daemon that follows one, a VRRP
+// instance's state) says. why is "start", "reload", "vrrp" (a followed
+// instance changed state) or a full sync's reason; a difference found by a
+// periodic sync is drift (someone ran ipvsadm --set or --stop-daemon) and
+// logged as such. A sync daemon lvsd started (or
 // found running as configured) is stopped when the configuration drops it;
 // one it never had is left alone.
 func (d *Director) syncExtras(why string) {
@@ -69,7 +81,7 @@ func (d *Director) syncExtras(why string) {
 		return
 	}
 	cfg := d.st.cfg.IPVS
-	drift := why != "start" && why != "reload"
+	drift := why != "start" && why != "reload" && why != "vrrp"
 	log := d.log.WithField("why", why)
 
 	if t := cfg.Timeouts; t != nil {
@@ -77,12 +89,12 @@ func (d *Director) syncExtras(why string) {
 		cur, err := k.Timeouts()
 		switch {
 		case err != nil:
-			log.WithError(err).Warn("cannot read the IPVS connection timeouts")
+			ratelog.Warn(log.WithError(err), "cannot read the IPVS connection timeouts")
 		case (want.TCP != 0 && want.TCP != cur.TCP) || (want.TCPFin != 0 && want.TCPFin != cur.TCPFin) || (want.UDP != 0 && want.UDP != cur.UDP):
 			d.st.sync.Writes++
 			f := logrus.Fields{"tcp": want.TCP.String(), "tcp_fin": want.TCPFin.String(), "udp": want.UDP.String()}
 			if err := k.SetTimeouts(want); err != nil {
-				log.WithError(err).Error("cannot set the IPVS connection timeouts")
+				ratelog.Error(log.WithError(err), "cannot set the IPVS connection timeouts")
 			} else if drift {
 				d.st.sync.DriftRepairs++
 				log.WithFields(f).WithField("were", cur).Warn("IPVS connection timeouts drifted from the configuration; restored")
@@ -92,16 +104,18 @@ func (d *Director) syncExtras(why string) {
 		}
 	}
 
-	want := wantedDaemons(cfg.SyncDaemon)
-	if sd := cfg.SyncDaemon; sd != nil && sd.Role == SyncFollow && !drift && len(d.subsystems) == 0 {
-		log.WithField("vrrp_instance", sd.VRRPInstance).Warn("sync_daemon follows a VRRP instance, which starts and stops it; this lvsd does not run VRRP yet, so no sync daemon runs")
+	master := false
+	if sd := cfg.SyncDaemon; sd != nil && sd.Role == SyncFollow {
+		master = d.vrrp.state(sd.VRRPInstance) == vrrp.Master
+		log = log.WithFields(logrus.Fields{"vrrp_instance": sd.VRRPInstance, "vrrp_state": d.vrrp.state(sd.VRRPInstance).String()})
 	}
+	want := wantedDaemons(cfg.SyncDaemon, master)
 	if len(want) == 0 && len(d.st.daemons) == 0 {
 		return
 	}
 	list, err := k.Daemons()
 	if err != nil {
-		log.WithError(err).Warn("cannot list the IPVS sync daemons")
+		ratelog.Warn(log.WithError(err), "cannot list the IPVS sync daemons")
 		return
 	}
 	running := map[ipvs.DaemonState]ipvs.Daemon{}
@@ -119,13 +133,13 @@ func (d *Director) syncExtras(why string) {
 		if isRunning {
 			d.st.sync.Writes++
 			if err := k.StopDaemon(state); err != nil {
-				log.WithError(err).WithFields(f).Error("cannot stop the IPVS sync daemon to restart it with the configured settings")
+				ratelog.Error(log.WithError(err).WithFields(f), "cannot stop the IPVS sync daemon to restart it with the configured settings")
 				continue
 			}
 		}
 		d.st.sync.Writes++
 		if err := k.StartDaemon(w); err != nil {
-			log.WithError(err).WithFields(f).Error("cannot start the IPVS sync daemon")
+			ratelog.Error(log.WithError(err).WithFields(f), "cannot start the IPVS sync daemon")
 			continue
 		}
 		d.st.daemons[state] = true
@@ -152,7 +166,11 @@ func (d *Director) syncExtras(why string) {
 			log.WithError(err).WithField("state", state.String()).Error("cannot stop the IPVS sync daemon")
 			continue
 		}
-		log.WithField("state", state.String()).Info("IPVS sync daemon stopped (no longer configured)")
+		if cfg.SyncDaemon != nil && cfg.SyncDaemon.Role == SyncFollow {
+			log.WithField("state", state.String()).Info("IPVS sync daemon stopped (the followed VRRP instance changed role)")
+		} else {
+			log.WithField("state", state.String()).Info("IPVS sync daemon stopped (no longer configured)")
+		}
 	}
 }
 

@@ -35,6 +35,11 @@ type Status struct {
 	Draining []DrainStatus
 	Sync     SyncStatus
 	Reload   ReloadStatus
+
+	// VRRP lists every vrrp_instance by name, VRRPGroups every
+	// vrrp_sync_group; both are read live when Status is called.
+	VRRP       []VRRPInstanceStatus `json:",omitempty"`
+	VRRPGroups []VRRPGroupStatus    `json:",omitempty"`
 }
 
 // VirtualServerStatus is one virtual server.
@@ -186,6 +191,7 @@ func (d *Director) Status() Status {
 		cancel()
 	}
 	s := *d.status.Load()
+	s.VRRP, s.VRRPGroups = d.vrrp.status()
 	byOwner := map[string][]CheckStatus{}
 	for _, c := range d.runner.Status() {
 		cs := CheckStatus{ID: c.ID, Kind: string(c.Kind), Target: c.Target, Up: c.Up, Last: c.Last,

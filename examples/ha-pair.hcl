@@ -78,14 +78,16 @@ vrrp {
 }
 
 # Watch this director's uplink: when the upstream router stops answering,
-# lower the priority below the peer's so that the peer takes over.
+# the instance goes to FAULT (weight 0), the sync group follows, and the
+# peer takes both VIPs. (Inside a sync group a tracked object always
+# works this way: a weight would move one instance, which the group holds
+# back.)
 vrrp_script "uplink" {
   command  = ["/usr/bin/ping", "-c", "1", "-W", "1", "203.0.113.1"]
   interval = "2s"
   timeout  = "2s"
   fall     = 3
   rise     = 2
-  weight   = -60 # 150 - 60 = 90 < 100: lb1 hands over to lb2
 }
 
 vrrp_instance "outside" {
@@ -105,13 +107,12 @@ vrrp_instance "outside" {
   preempt       = true
   preempt_delay = "60s"
 
-  track_script "uplink" {}  # weight from the vrrp_script: -60
-  track_interface "eth1" {} # weight 0: FAULT while the inside link is down
+  track_script "uplink" {}  # FAULT while the uplink does not answer
+  track_interface "eth1" {} # FAULT while the inside link is down
 
-  # If every web server is down here, let the other director try.
-  track_virtual_server "web" {
-    weight = -100
-  }
+  # If every web server is down here (as this director's checks see them),
+  # let the other director try.
+  track_virtual_server "web" {}
 }
 
 vrrp_instance "inside" {

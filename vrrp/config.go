@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -121,6 +122,12 @@ type Notify struct {
 	Any []string
 	// Timeout kills a hook that runs longer; default 30s.
 	Timeout time.Duration
+	// Env is added to every hook's environment (e.g. LVSD_NODE).
+	Env []string
+	// Run runs one hook: argv, and the variables to add to the process's
+	// environment (Env and the LVSD_ ones). Default: exec the command
+	// with them, killed at the context's end.
+	Run func(ctx context.Context, argv, env []string) error `json:"-"`
 }
 
 // withDefaults returns c with zero values replaced by defaults.

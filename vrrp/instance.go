@@ -12,6 +12,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/internal/ratelog"
 )
 
 // Event is a state transition of an instance, as Instance.Events delivers
@@ -61,6 +63,8 @@ func WithStateFile(f *StateFile) Option { return func(o *options) { o.stateFile 
 type vipOwner interface {
 	add() error
 	remove() error
+	// removeExcept removes the addresses that are not in keep.
+	removeExcept(keep []VIP) error
 	removeStale() ([]netip.Prefix, error)
 	announce(ctx context.Context, rounds int, gap time.Duration) error
 	close()
@@ -94,15 +98,24 @@ type Instance struct {
 	status  Status
 	running bool
 
+	// resume is the state taken up from a replaced instance (Resume).
+	resume *Resume
+	// detach is set when Detach asked Run to end; detached is what Run
+	// reported. runDone is closed when Run has returned.
+	detach   *[]VIP
+	detached Resume
+	runDone  chan struct{}
+
 	announceCancel context.CancelFunc
 	lastReannounce time.Time
 	deadline       time.Time // the machine's current deadline
 	announceDone   chan struct{}
-	dropLog        map[DropReason]time.Time
 }
 
 type inbox struct {
 	tracks     map[string]bool
+	priority   *uint8
+	detach     *[]VIP
 	stepDown   *time.Duration
 	hold       *bool
 	groupFault *string
@@ -222,7 +235,7 @@ func newInstance(cfg Config, o options, c conn, owner vipOwner, links linkSource
 		events:  newEventQueue(),
 		tracks:  newTrackSet(cfg.Priority, tracks),
 		wake:    make(chan struct{}, 1),
-		dropLog: map[DropReason]time.Time{},
+		runDone: make(chan struct{}),
 	}
 	if cfg.Version == 2 && cfg.AuthPass != "" {
 		i.filter.AuthType, i.filter.AuthData = AuthPass, PassData(cfg.AuthPass)
@@ -287,6 +300,83 @@ func (i *Instance) StepDown(d time.Duration) {
 	i.poke()
 }
 
+// SetPriority changes the configured priority of a running instance (a
+// reload): tracking weights apply on top of it as before, a master
+// advertises the new priority at once, and a backup's Master_Down_Timer
+// follows it; no election starts by itself. The address owner's 255 can be
+// neither set nor left this way: an owner runs the protocol differently
+// (master at once), so that change needs a new instance.
+func (i *Instance) SetPriority(p uint8) error {
+	switch {
+	case p == 0 || p == 255:
+		return fmt.Errorf("vrrp instance %q: priority %d cannot be set on a running instance (1-254)", i.cfg.Name, p)
+	case i.cfg.Priority == 255:
+		return fmt.Errorf("vrrp instance %q: the address owner's priority 255 cannot be changed on a running instance", i.cfg.Name)
+	}
+	i.mu.Lock()
+	i.inbox.priority = &p
+	i.mu.Unlock()
+	i.poke()
+	return nil
+}
+
+// Resume is the protocol state an instance hands to the instance that
+// replaces it: Detach returns it, the replacement's Resume takes it up.
+// A reload that changes an instance's configuration replaces the instance
+// this way, without an election and without moving the addresses.
+type Resume struct {
+	State State
+	Since time.Time
+	// StepDownUntil carries a step-down in force over.
+	StepDownUntil time.Time
+}
+
+// Detach ends Run without saying goodbye, so that a replacement can
+// Resume: no priority 0 advert, no notify hook, no change to the state
+// file. A master leaves the virtual addresses that are in keep (the
+// replacement's) on their interfaces and removes the others; a router
+// waiting to hand over removes them all. Detach waits for Run to return
+// and reports the state the instance was in. On an instance that never
+// ran, it releases it as Close does and reports Init.
+func (i *Instance) Detach(keep []VIP) Resume {
+	i.mu.Lock()
+	if !i.running {
+		i.mu.Unlock()
+		i.Close()
+		return Resume{State: Init}
+	}
+	k := append([]VIP(nil), keep...)
+	for n := range k {
+		if k[n].Device == "" {
+			k[n].Device = i.cfg.Interface
+		}
+	}
+	i.inbox.detach = &k
+	i.mu.Unlock()
+	i.poke()
+	<-i.runDone
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.detached
+}
+
+// Resume makes the instance take up r, from Detach of the instance it
+// replaces, instead of starting afresh: a master stays master at once (its
+// addresses are already there, so none is removed first; they are added
+// and announced again, in case the set changed) unless tracking or a sync
+// group says otherwise, and a step-down in force goes on. Call it before
+// Run. The first transition reports ReasonResume; notify hooks do not run
+// for it, and the state file keeps the time of the replaced instance's
+// last transition while the state is the same.
+func (i *Instance) Resume(r Resume) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.running {
+		return
+	}
+	i.resume = &r
+}
+
 func (i *Instance) setHold(on bool) {
 	i.mu.Lock()
 	i.inbox.hold = &on
@@ -336,7 +426,9 @@ func (i *Instance) Run(ctx context.Context) error {
 		return errors.New("vrrp: instance already ran")
 	}
 	i.running = true
+	resume := i.resume
 	i.mu.Unlock()
+	defer close(i.runDone)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -356,11 +448,14 @@ func (i *Instance) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); i.notif.loop(bg) }()
 
 	// A crashed run may have left our addresses: drop them before we
-	// take part, so a backup never answers for them.
-	if removed, err := i.owner.removeStale(); err != nil {
-		i.log.WithError(err).Warn("removing stale virtual addresses")
-	} else if len(removed) > 0 {
-		i.log.WithField("addresses", removed).Warn("removed virtual addresses left by a previous run")
+	// take part, so a backup never answers for them. (A master taking
+	// over from the instance it replaces keeps them: they are in use.)
+	if resume == nil || resume.State != Master {
+		if removed, err := i.owner.removeStale(); err != nil {
+			i.log.WithError(err).Warn("removing stale virtual addresses")
+		} else if len(removed) > 0 {
+			i.log.WithField("addresses", removed).Warn("removed virtual addresses left by a previous run")
+		}
 	}
 
 	pkts := make(chan Received, 64)
@@ -394,11 +489,19 @@ func (i *Instance) Run(ctx context.Context) error {
 	i.log.WithFields(logrus.Fields{"priority": i.cfg.Priority, "version": i.cfg.Version,
 		"interval": i.cfg.AdvertInterval, "source": i.src, "peers": i.cfg.Peers}).Info("starting")
 	i.applyInbox()
-	i.m.Start(i.clock.Now())
+	if resume != nil {
+		i.m.Resume(i.clock.Now(), resume.State, resume.StepDownUntil)
+	} else {
+		i.m.Start(i.clock.Now())
+	}
 	i.apply(bg, timer)
 
 	done := ctx.Done()
 	for !i.m.Done() {
+		if i.detach != nil {
+			i.finishDetach(*i.detach)
+			return nil
+		}
 		select {
 		case <-done:
 			done = nil
@@ -414,6 +517,15 @@ func (i *Instance) Run(ctx context.Context) error {
 				linkCh = nil
 				i.log.Warn("link state subscription ended; interface tracking stopped")
 				continue
+			}
+			if ls.name == i.cfg.Interface && (ls.gone || (ls.index != 0 && i.filter.IfIndex != 0 && ls.index != i.filter.IfIndex)) {
+				// Our socket is bound to an interface that no longer
+				// exists (a new one may have its name): stop as for a
+				// failed socket, so that the owner builds a new instance.
+				i.m.Shutdown(i.clock.Now())
+				i.m.Tick(i.clock.Now().Add(time.Hour))
+				i.apply(bg, timer)
+				return fmt.Errorf("vrrp instance %q: interface %s (index %d) was deleted", i.cfg.Name, i.cfg.Interface, i.filter.IfIndex)
 			}
 			if i.tracks.set(ls.key(), ls.up) {
 				i.log.WithFields(logrus.Fields{"interface": ls.name, "up": ls.up, "link": ls.detail}).Info("link state changed")
@@ -468,12 +580,9 @@ func (i *Instance) receive(r Received) {
 		reason := DropReasonOf(err)
 		i.ctrs.Dropped[reason].Add(1)
 		if reason != DropVRID {
-			// At most one line per reason per minute: a misconfigured
-			// neighbour must not flood the log.
-			if last := i.dropLog[reason]; r.At.Sub(last) >= time.Minute || last.IsZero() {
-				i.dropLog[reason] = r.At
-				i.log.WithField("reason", reason.String()).Warn(err.Error())
-			}
+			// One line per reason, then a count a minute: a
+			// misconfigured neighbour must not flood the log.
+			ratelog.Default.LogAs("drop "+reason.String(), i.log.WithField("reason", reason.String()), logrus.WarnLevel, err.Error())
 		}
 		return
 	}
@@ -491,8 +600,19 @@ func (i *Instance) applyInbox() {
 	i.mu.Lock()
 	in := i.inbox
 	i.inbox = inbox{}
+	if in.priority != nil {
+		i.status.BasePriority = *in.priority
+	}
 	i.mu.Unlock()
 	now := i.clock.Now()
+	if in.detach != nil {
+		i.detach = in.detach
+		return
+	}
+	if in.priority != nil && *in.priority != i.tracks.base {
+		i.log.WithFields(logrus.Fields{"from": i.tracks.base, "to": *in.priority}).Info("configured priority changed")
+		i.tracks.base = *in.priority
+	}
 	for k, up := range in.tracks {
 		i.tracks.set(k, up)
 	}
@@ -571,6 +691,26 @@ func (i *Instance) apply(ctx context.Context, timer Timer) {
 	i.mu.Unlock()
 }
 
+// finishDetach ends Run for Detach: what the replacement needs stays, the
+// rest goes, and nobody on the network is told.
+func (i *Instance) finishDetach(keep []VIP) {
+	i.stopAnnouncing()
+	r := Resume{State: i.m.State(), StepDownUntil: i.m.StepDownEnd()}
+	switch {
+	case r.State == Master:
+		if err := i.owner.removeExcept(keep); err != nil {
+			i.log.WithError(err).Error("removing virtual addresses the replacing instance does not have")
+		}
+	case i.m.Holding():
+		i.release()
+	}
+	i.mu.Lock()
+	r.Since = i.status.Since
+	i.detached = r
+	i.mu.Unlock()
+	i.log.WithField("state", r.State.String()).Info("detached: the instance replacing this one takes over")
+}
+
 func (i *Instance) record(tr Transition) {
 	l := i.log.WithFields(logrus.Fields{"state": tr.To.String(), "from": tr.From.String(),
 		"reason": string(tr.Reason), "priority": tr.Priority})
@@ -581,8 +721,13 @@ func (i *Instance) record(tr Transition) {
 		l = l.WithField("detail", tr.Detail)
 	}
 	l.Info("entering " + tr.To.String())
+	at := tr.At
+	if tr.Reason == ReasonResume && i.resume != nil && tr.To == i.resume.State && !i.resume.Since.IsZero() {
+		// The same state goes on: keep when it began.
+		at = i.resume.Since
+	}
 	i.mu.Lock()
-	i.status.State, i.status.Since = tr.To, tr.At
+	i.status.State, i.status.Since = tr.To, at
 	i.mu.Unlock()
 	i.events.push(Event{Instance: i.cfg.Name, VRID: i.cfg.VRID, Transition: tr})
 	i.notif.notify(tr)
@@ -591,7 +736,7 @@ func (i *Instance) record(tr Transition) {
 		if tr.To == Init {
 			state = "STOP"
 		}
-		if err := i.sf.Set("INSTANCE", i.cfg.Name, state, tr.Priority, tr.At); err != nil {
+		if err := i.sf.Set("INSTANCE", i.cfg.Name, state, tr.Priority, at); err != nil {
 			i.log.WithError(err).Warn("state file")
 		}
 	}
@@ -610,7 +755,7 @@ func (i *Instance) send(prio uint8) {
 		}
 		if err != nil {
 			i.ctrs.SendErrs.Add(1)
-			i.log.WithError(err).WithField("to", dst).Debug("send advert")
+			ratelog.Warn(i.log.WithError(err).WithField("to", dst), "cannot send VRRP advert")
 			continue
 		}
 		i.ctrs.Sent.Add(1)
@@ -653,7 +798,7 @@ func (i *Instance) reannounce(ctx context.Context) {
 		return
 	}
 	i.lastReannounce = now
-	i.log.Info("lower-priority master heard: announcing the virtual addresses again")
+	ratelog.Info(i.log, "lower-priority master heard: announcing the virtual addresses again")
 	i.own(ctx)
 }
 
@@ -671,7 +816,7 @@ func (i *Instance) announceLoop(ctx context.Context, rest int) {
 	}
 	burst := func(n int) {
 		if err := i.owner.announce(ctx, n, g.Interval); err != nil && ctx.Err() == nil {
-			i.log.WithError(err).Warn("announcing virtual addresses")
+			ratelog.Warn(i.log.WithError(err), "announcing virtual addresses")
 		}
 	}
 	if rest > 0 && wait(g.Interval) {
@@ -715,6 +860,7 @@ type netOwner struct {
 
 func (o *netOwner) add() error                           { return o.addrs.add() }
 func (o *netOwner) remove() error                        { return o.addrs.remove() }
+func (o *netOwner) removeExcept(keep []VIP) error        { return o.addrs.removeExcept(keep) }
 func (o *netOwner) removeStale() ([]netip.Prefix, error) { return o.addrs.removeStale() }
 func (o *netOwner) announce(ctx context.Context, n int, gap time.Duration) error {
 	return o.ann.burst(ctx, n, gap)

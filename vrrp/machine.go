@@ -45,6 +45,10 @@ const (
 	ReasonStepDown       Reason = "forced step-down"
 	ReasonSyncGroup      Reason = "sync group"
 	ReasonShutdown       Reason = "shutdown"
+	// ReasonResume is the first transition of an instance that replaced
+	// another one (a reload) and took up its state instead of starting
+	// afresh.
+	ReasonResume Reason = "resumed from the instance it replaced"
 )
 
 // Transition is a state change.
@@ -241,6 +245,41 @@ func (m *Machine) Start(now time.Time) {
 		m.becomeBackup(now, ReasonStartup, "", netip.Addr{})
 	}
 }
+
+// Resume leaves Init like Start, but takes up the state of the router this
+// one replaces (a reload that changed its configuration): a master stays
+// master at once, without waiting out Master_Down_Interval, unless a
+// tracked failure or a sync group hold says otherwise; a step-down in force
+// (stepDownEnd after now) goes on. Anything else starts as Backup, as
+// Start does.
+func (m *Machine) Resume(now time.Time, s State, stepDownEnd time.Time) {
+	if m.started {
+		return
+	}
+	m.started = true
+	if stepDownEnd.After(now) {
+		m.stepDownEnd = stepDownEnd
+	}
+	switch {
+	case m.fault:
+		m.transition(now, Fault, ReasonFault, m.faultDetail, netip.Addr{})
+	case m.hold:
+		m.becomeBackup(now, ReasonResume, "", netip.Addr{})
+	case m.prio == 255:
+		m.becomeMaster(now, ReasonOwner, netip.Addr{})
+	case s == Master && !now.Before(m.stepDownEnd):
+		m.becomeMaster(now, ReasonResume, netip.Addr{})
+	default:
+		m.becomeBackup(now, ReasonResume, "", netip.Addr{})
+	}
+}
+
+// StepDownEnd is when a step-down in force ends (zero: none).
+func (m *Machine) StepDownEnd() time.Time { return m.stepDownEnd }
+
+// Holding reports whether the router holds its virtual addresses: as
+// master, or while a graceful handover waits for the new master.
+func (m *Machine) Holding() bool { return m.state == Master || m.releasePending }
 
 func (m *Machine) becomeBackup(now time.Time, why Reason, detail string, from netip.Addr) {
 	m.masterAdverInterval = m.cfg.AdvertInterval

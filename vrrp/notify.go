@@ -35,7 +35,11 @@ type notifyJob struct {
 }
 
 func newNotifier(cfg Notify, kind, name string, vrid uint8, log *logrus.Entry) *notifier {
-	return &notifier{cfg: cfg, kind: kind, name: name, vrid: vrid, log: log, run: runHook, wake: make(chan struct{}, 1)}
+	n := &notifier{cfg: cfg, kind: kind, name: name, vrid: vrid, log: log, run: runHook, wake: make(chan struct{}, 1)}
+	if cfg.Run != nil {
+		n.run = cfg.Run
+	}
+	return n
 }
 
 func (n *notifier) empty() bool {
@@ -78,11 +82,14 @@ func (n *notifier) notify(tr Transition) {
 	if tr.To == Init && !stopped {
 		return
 	}
+	if tr.Reason == ReasonResume && tr.From == Init {
+		return // a replacement taking up a state: nothing changed for the hooks
+	}
 	state := tr.To.String()
 	if stopped {
 		state = "STOP"
 	}
-	env := append(os.Environ(),
+	env := append(append([]string(nil), n.cfg.Env...),
 		"LVSD_KIND="+n.kind,
 		"LVSD_INSTANCE="+n.name,
 		"LVSD_VRID="+strconv.Itoa(int(n.vrid)),
@@ -139,9 +146,10 @@ func (n *notifier) drain(ctx context.Context) {
 	}
 }
 
+// runHook runs argv with env added to lvsd's environment.
 func runHook(ctx context.Context, argv, env []string) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = env
+	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {

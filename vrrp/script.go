@@ -22,6 +22,10 @@ type ScriptConfig struct {
 	Rise     int           // default 1
 	Fall     int           // default 1
 	InitFail bool          // start down instead of up
+	// Exec runs the command once; its error (or a non-nil one for a
+	// non-zero exit) is a failure. Default: exec it, killed at the
+	// context's end.
+	Exec func(ctx context.Context, argv []string) error `json:"-"`
 }
 
 // Script runs one ScriptConfig and reports up/down changes to its
@@ -59,12 +63,16 @@ func NewScript(cfg ScriptConfig, log *logrus.Entry) (*Script, error) {
 	if log == nil {
 		log = logrus.NewEntry(logrus.StandardLogger())
 	}
-	return &Script{
+	s := &Script{
 		cfg: cfg,
 		log: log.WithFields(logrus.Fields{"component": "vrrp", "script": cfg.Name}),
 		run: runCommand,
 		up:  !cfg.InitFail,
-	}, nil
+	}
+	if cfg.Exec != nil {
+		s.run = cfg.Exec
+	}
+	return s, nil
 }
 
 // Key is the tracking key instances use for this script.

@@ -95,8 +95,46 @@ func NewSyncGroup(cfg SyncGroupConfig, log *logrus.Entry, sf *StateFile, members
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// Members that replace the members of a running group (a reload, see
+	// Instance.Resume) take up its state: the group starts in it, and
+	// resumed masters are not held back (the first reports hold them if
+	// the others do not follow).
+	var resumed []State
+	for _, m := range members {
+		m.mu.Lock()
+		if m.resume != nil {
+			resumed = append(resumed, m.resume.State)
+		}
+		m.mu.Unlock()
+	}
+	if len(resumed) == len(members) {
+		switch {
+		case slices.Contains(resumed, Fault):
+			g.state = Fault
+		case allEqual(resumed, Master):
+			g.state = Master
+		case allEqual(resumed, Backup):
+			g.state = Backup
+		}
+		if g.state != Init && sf != nil {
+			if err := sf.Set("GROUP", cfg.Name, g.state.String(), 0, time.Now()); err != nil {
+				g.log.WithError(err).Warn("state file")
+			}
+		}
+	}
 	for _, m := range members {
 		m.group = g
+		m.mu.Lock()
+		r := m.resume
+		m.mu.Unlock()
+		if r != nil {
+			// What the member will report once it runs, so that a member
+			// that runs first does not see the others as not ready.
+			g.snaps[m] = memberSnap{state: r.State, wantMaster: r.State == Master}
+		}
+		if r != nil && r.State == Master {
+			continue
+		}
 		// Nobody wants Master yet: hold everyone until all do.
 		g.holds[m] = true
 		m.setHold(true)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -64,6 +65,21 @@ func (a *addrs) add() error {
 func (a *addrs) remove() error {
 	var errs []error
 	for _, v := range a.vips {
+		if err := a.nl.AddrDel(v.link, v.nlAddr()); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("remove %v from %s: %w", v.Prefix, v.Device, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeExcept takes off the addresses that are not in keep (same
+// address, prefix length and device); one already gone is fine.
+func (a *addrs) removeExcept(keep []VIP) error {
+	var errs []error
+	for _, v := range a.vips {
+		if slices.ContainsFunc(keep, func(k VIP) bool { return k.Prefix == v.Prefix && k.Device == v.Device }) {
+			continue
+		}
 		if err := a.nl.AddrDel(v.link, v.nlAddr()); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
 			errs = append(errs, fmt.Errorf("remove %v from %s: %w", v.Prefix, v.Device, err))
 		}
