@@ -587,3 +587,24 @@ func TestJournalDropsTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeNameDefaultsToHostName: without node_name the daemon is named
+// after the host, as keepalived's router_id is, in its logs and hooks.
+func TestNodeNameDefaultsToHostName(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skip("this machine has no host name to default to")
+	}
+	dir := shortTempDir(t)
+	cfg := filepath.Join(dir, "lvsd.hcl")
+	writeFile(t, cfg, "logging {\n  level = \"info\"\n}\n")
+	notSocket := filepath.Join(dir, "file")
+	writeFile(t, notSocket, "x")
+	// The daemon starts, logs, and stops at once: its socket path is taken.
+	cmd := exec.Command(os.Args[0], "run", "-c", cfg, "--state-file", "", "--socket", notSocket)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", memoryEnv+"=1")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "node="+host) {
+		t.Fatalf("no node=%s on the start line:\n%s", host, out)
+	}
+}

@@ -95,6 +95,26 @@ type daemonBackend interface {
 	Close() error
 }
 
+// loadRunConfig reads the configuration as validate does, plus what only the
+// running daemon can know: node_name defaults to the host name, for logs,
+// hooks (LVSD_NODE), status and metrics.
+func loadRunConfig(path string, vars map[string]string) (*director.Config, hcl.Diagnostics) {
+	cfg, diags := director.LoadConfig(path, vars)
+	if cfg != nil && cfg.NodeName == "" {
+		cfg.NodeName = hostName()
+	}
+	return cfg, diags
+}
+
+// hostName is the short host name, as keepalived's router_id defaults to.
+func hostName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "lvsd"
+	}
+	return h
+}
+
 // openBackend opens the kernel's table. Tests that run the daemon as a
 // process on a host without IPVS replace it (see TestMain).
 var openBackend = func() (daemonBackend, error) { return ipvs.New("") }
@@ -108,7 +128,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	cfg, diags := director.LoadConfig(flags.path, vars)
+	cfg, diags := loadRunConfig(flags.path, vars)
 	if diags.HasErrors() {
 		if err := director.WriteDiagnostics(stderr, diags, nil, 0, false); err != nil {
 			return err
@@ -173,7 +193,7 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 	opts := director.Options{
 		Config: cfg,
 		Load: func() (*director.Config, hcl.Diagnostics) {
-			return director.LoadConfig(flags.path, vars)
+			return loadRunConfig(flags.path, vars)
 		},
 		Backend:   backend,
 		StateFile: stateFile,
