@@ -9,7 +9,7 @@ LAB      := $(GO) run ./test/lab/cmd/kernellab
 # Debian 13 directors run.
 LAB_KERNEL2 ?= linux-image-6.12-amd64
 
-.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks bench-failover lab bench-checks-keepalived
+.PHONY: help build test unit lint deps clean test-kernel lab-shell bench-ipvs bench-checks bench-failover install docs lab bench-checks-keepalived
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -60,6 +60,35 @@ clean: ## remove build output (the lab cache stays)
 
 bench-failover: deps ## VRRP failover, lvsd vs keepalived in namespaces (root; a few minutes)
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkFailover$$' -benchtime 1x -timeout 30m ./vrrp
+
+# Installation paths (make install PREFIX=/usr DESTDIR=pkgroot for a package).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SBINDIR    ?= $(PREFIX)/sbin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SHAREDIR   ?= $(PREFIX)/share
+SYSCONFDIR ?= /etc
+
+install: build ## install lvsd, its systemd unit, shell completions, and /etc/lvsd/lvsd.hcl if absent (PREFIX, DESTDIR)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/lvsd
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/sbin/lvsd|$(SBINDIR)/lvsd|g' dist/lvsd.service > $(DESTDIR)$(UNITDIR)/lvsd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lvsd.service
+	install -d $(DESTDIR)$(SHAREDIR)/bash-completion/completions $(DESTDIR)$(SHAREDIR)/zsh/site-functions $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d
+	$(BIN) completion bash > $(DESTDIR)$(SHAREDIR)/bash-completion/completions/lvsd
+	$(BIN) completion zsh > $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_lvsd
+	$(BIN) completion fish > $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/lvsd.fish
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/lvsd
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/lvsd/lvsd.hcl ]; then \
+		echo "$(DESTDIR)$(SYSCONFDIR)/lvsd/lvsd.hcl exists: left as it is"; \
+	else \
+		echo "install -m 0644 dist/lvsd.hcl $(DESTDIR)$(SYSCONFDIR)/lvsd/lvsd.hcl"; \
+		install -m 0644 dist/lvsd.hcl $(DESTDIR)$(SYSCONFDIR)/lvsd/lvsd.hcl; \
+	fi
+	@echo "installed; next: systemctl daemon-reload && systemctl enable --now lvsd (see docs/operations.md)"
+
+docs: ## regenerate docs/cli.md from the command tree (a test fails when it is stale)
+	$(GO) run ./cmd/lvsd gen-docs -o docs/cli.md
 
 bench-checks-keepalived: build deps ## keepalived's checker vs lvsd, 1,000 TCP checks/s each at once, CPU per check, in the kernel lab
 	CGO_ENABLED=0 $(GO) build -o bin/benchchecks ./checkers/internal/benchchecks

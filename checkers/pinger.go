@@ -19,6 +19,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/internal/ratelog"
 )
 
 // Pinger sends ICMP echo requests for every icmp check through one raw
@@ -363,7 +365,7 @@ func (c *pingConn) readLoop() {
 		n, peer, err := c.pc.ReadFrom(buf)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				c.log.WithError(err).Warn("icmp socket read failed; it will be reopened")
+				ratelog.Warn(c.log.WithError(err), "icmp socket read failed; it will be reopened")
 			}
 			return
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvsd/lvsd/checkers"
 	"github.com/lvsd/lvsd/checkers/hook"
+	"github.com/lvsd/lvsd/internal/ratelog"
 	"github.com/lvsd/lvsd/ipvs"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	Ready func()
 	// RunHook runs notify hooks. Default: hook.Run.
 	RunHook func(context.Context, hook.Command) hook.Result
+	// Observer sees check runs, syncs and health changes as they happen
+	// (metrics). Default: none.
+	Observer Observer
 }
 
 // Director is the daemon core: it owns the configuration in force, the
@@ -68,6 +72,7 @@ type Director struct {
 	runner  *checkers.Runner
 	ready   func()
 	runHook func(context.Context, hook.Command) hook.Result
+	obs     Observer
 
 	verdicts chan checkers.Verdict
 	events   chan event
@@ -166,6 +171,7 @@ func New(opts Options) (*Director, error) {
 		backend:  opts.Backend,
 		ready:    opts.Ready,
 		runHook:  opts.RunHook,
+		obs:      opts.Observer,
 		verdicts: make(chan checkers.Verdict, verdictQueue),
 		events:   make(chan event),
 		quit:     make(chan struct{}),
@@ -180,15 +186,19 @@ func New(opts Options) (*Director, error) {
 	if d.runHook == nil {
 		d.runHook = hook.Run
 	}
+	if d.obs == nil {
+		d.obs = nopObserver{}
+	}
 	rec, err := ipvs.NewReconciler(opts.Backend, ipvs.ReconcilerOptions{Clock: d.clock, StateFile: opts.StateFile, Log: d.log})
 	if err != nil {
 		return nil, err
 	}
 	d.rec = rec
 	d.runner = checkers.NewRunner(checkers.Options{
-		Clock: d.clock,
-		Rand:  opts.Rand,
-		Log:   d.log,
+		Clock:   d.clock,
+		Rand:    opts.Rand,
+		Log:     d.log,
+		Observe: d.obs.CheckRun,
 		Notify: func(v checkers.Verdict) {
 			select {
 			case d.verdicts <- v:
@@ -304,7 +314,6 @@ func (d *Director) start(ctx context.Context) error {
 	}
 	d.afterFullSync(rep, start)
 	d.syncExtras("start")
-	d.notYet(cfg)
 	d.st.ready = true
 	up, total := 0, 0
 	for _, h := range d.st.in.Health {
@@ -320,15 +329,6 @@ func (d *Director) start(ctx context.Context) error {
 	}).Info("IPVS table programmed; running")
 	d.publish()
 	return nil
-}
-
-// notYet warns about configured features this lvsd does not run yet, so
-// that none is a silent no-op. (The control API and metrics work removes
-// its line when it lands.)
-func (d *Director) notYet(cfg *Config) {
-	if cfg.Metrics.Listen.IsValid() {
-		d.log.WithField("listen", cfg.Metrics.Listen.String()).Warn("metrics are configured, but this lvsd does not serve them yet")
-	}
 }
 
 // serving lists the real servers with a start_down check that the kernel
@@ -454,8 +454,9 @@ func (d *Director) fullSync(ctx context.Context, why string) {
 	start := d.clock.Now()
 	rep, err := d.rec.Sync(ctx, d.st.desired)
 	if err != nil {
+		d.obs.FullSync(d.clock.Since(start), err)
 		d.st.sync.LastError = err.Error()
-		d.log.WithError(err).WithField("why", why).Error("IPVS sync failed; retrying soon")
+		ratelog.Error(d.log.WithError(err).WithField("why", why), "IPVS sync failed; retrying soon")
 		d.st.resync.Reset(retryInterval(d.st.cfg.IPVS.ResyncInterval))
 		d.changed()
 		return
@@ -477,6 +478,7 @@ func (d *Director) afterFullSync(rep ipvs.Report, start time.Time) {
 	s := &d.st.sync
 	s.FullSyncs++
 	s.LastFull, s.LastFullDuration = now, now.Sub(start)
+	d.obs.FullSync(s.LastFullDuration, nil)
 	s.DriftRepairs += uint64(len(rep.Drift))
 	d.countReport(rep)
 	if len(rep.Failed) == 0 {
@@ -539,7 +541,7 @@ func (d *Director) syncServices(ctx context.Context, names []string) (ipvs.Repor
 	d.countReport(rep)
 	switch {
 	case err != nil:
-		d.log.WithError(err).Error("IPVS write failed; running a full sync")
+		ratelog.Error(d.log.WithError(err), "IPVS write failed; running a full sync")
 		d.fullSync(ctx, "failed write")
 	case len(rep.Failed) > 0:
 		d.log.WithField("failed", len(rep.Failed)).Warn("the kernel refused writes (its table changed behind lvsd's back); running a full sync")
@@ -654,6 +656,7 @@ func (d *Director) onVerdicts(ctx context.Context, batch []checkers.Verdict) {
 	end := d.clock.Now()
 	t := eventTiming{total: end.Sub(first), queued: now.Sub(first), write: end.Sub(now)}
 	d.st.sync.LastEventDelay = t.total
+	d.obs.VerdictApplied(t.total)
 	for _, c := range changes {
 		d.logTransition(c, rep, t)
 	}

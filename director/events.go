@@ -291,6 +291,7 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 	start := d.clock.Now()
 	rep, serr := d.rec.Sync(ctx, d.st.desired)
 	if serr != nil {
+		d.obs.FullSync(d.clock.Since(start), serr)
 		d.st.sync.LastError = serr.Error()
 		d.st.resync.Reset(retryInterval(cfg.IPVS.ResyncInterval))
 		d.log.WithError(serr).Error("the new configuration is in force, but the IPVS sync failed; retrying soon")
@@ -298,7 +299,6 @@ func (d *Director) applyConfig(ctx context.Context, cfg *Config) (ReloadResult, 
 		d.afterFullSync(rep, start)
 	}
 	d.syncExtras("reload")
-	d.notYet(cfg)
 	for _, c := range changes {
 		d.logTransition(c, rep, eventTiming{})
 	}

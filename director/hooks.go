@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lvsd/lvsd/checkers/hook"
+	"github.com/lvsd/lvsd/internal/ratelog"
 )
 
 // maxQueuedHooks bounds the hooks waiting per object: a hook slower than
@@ -44,7 +45,7 @@ func (q *hookQueue) enqueue(object string, job hookJob) {
 	defer q.mu.Unlock()
 	pending := q.queues[object]
 	if len(pending) >= maxQueuedHooks {
-		job.log.WithField("queued", len(pending)).Warn("notify hook dropped: too many hooks of this object still waiting")
+		ratelog.Warn(job.log.WithField("queued", len(pending)), "notify hook dropped: too many hooks of this object still waiting")
 		return
 	}
 	q.queues[object] = append(pending, job)

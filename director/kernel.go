@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lvsd/lvsd/internal/ratelog"
 	"github.com/lvsd/lvsd/ipvs"
 	"github.com/lvsd/lvsd/vrrp"
 )
@@ -88,12 +89,12 @@ func (d *Director) syncExtras(why string) {
 		cur, err := k.Timeouts()
 		switch {
 		case err != nil:
-			log.WithError(err).Warn("cannot read the IPVS connection timeouts")
+			ratelog.Warn(log.WithError(err), "cannot read the IPVS connection timeouts")
 		case (want.TCP != 0 && want.TCP != cur.TCP) || (want.TCPFin != 0 && want.TCPFin != cur.TCPFin) || (want.UDP != 0 && want.UDP != cur.UDP):
 			d.st.sync.Writes++
 			f := logrus.Fields{"tcp": want.TCP.String(), "tcp_fin": want.TCPFin.String(), "udp": want.UDP.String()}
 			if err := k.SetTimeouts(want); err != nil {
-				log.WithError(err).Error("cannot set the IPVS connection timeouts")
+				ratelog.Error(log.WithError(err), "cannot set the IPVS connection timeouts")
 			} else if drift {
 				d.st.sync.DriftRepairs++
 				log.WithFields(f).WithField("were", cur).Warn("IPVS connection timeouts drifted from the configuration; restored")
@@ -114,7 +115,7 @@ func (d *Director) syncExtras(why string) {
 	}
 	list, err := k.Daemons()
 	if err != nil {
-		log.WithError(err).Warn("cannot list the IPVS sync daemons")
+		ratelog.Warn(log.WithError(err), "cannot list the IPVS sync daemons")
 		return
 	}
 	running := map[ipvs.DaemonState]ipvs.Daemon{}
@@ -132,13 +133,13 @@ func (d *Director) syncExtras(why string) {
 		if isRunning {
 			d.st.sync.Writes++
 			if err := k.StopDaemon(state); err != nil {
-				log.WithError(err).WithFields(f).Error("cannot stop the IPVS sync daemon to restart it with the configured settings")
+				ratelog.Error(log.WithError(err).WithFields(f), "cannot stop the IPVS sync daemon to restart it with the configured settings")
 				continue
 			}
 		}
 		d.st.sync.Writes++
 		if err := k.StartDaemon(w); err != nil {
-			log.WithError(err).WithFields(f).Error("cannot start the IPVS sync daemon")
+			ratelog.Error(log.WithError(err).WithFields(f), "cannot start the IPVS sync daemon")
 			continue
 		}
 		d.st.daemons[state] = true

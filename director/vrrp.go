@@ -164,9 +164,11 @@ const (
 	// stays master, its addresses stay in place, nobody is elected.
 	vrrpReplace
 	// vrrpRestart: the virtual router itself changed (interface, VRID,
-	// version, address family, or the members of a sync group): the old
-	// one stops as on shutdown (priority 0 advert, handover) and a new one
-	// starts as backup.
+	// version, address family): the old one stops as on shutdown
+	// (priority 0 advert, handover) and a new one starts as backup. For a
+	// unit (classifyUnit) it means the unit is built anew because its
+	// members changed; each member is then replaced or restarted by its
+	// own classifyVRRP.
 	vrrpRestart
 )
 

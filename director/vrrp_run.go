@@ -1,11 +1,13 @@
 package director
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,10 +79,11 @@ func unitKey(group, instance string) string {
 // It outlives the vrrp.Instance values that run it (reloads, restarts).
 type vrrpMember struct {
 	name string
-	vi   *VRRPInstance
-	spec vrrp.Config // what it runs, without the hook runner
 
-	// Guarded by vrrpSub.mu.
+	// The rest is guarded by vrrpSub.mu (the loop, their only writer,
+	// reads them without it).
+	vi            *VRRPInstance
+	spec          vrrp.Config    // what it runs, without the hook runner
 	inst          *vrrp.Instance // nil while not running
 	unit          *vrrpUnit
 	state         vrrp.State
@@ -245,7 +248,7 @@ func unitSpecs(cfg *Config) map[string]*unitSpec {
 			groupOf[n] = g
 		}
 	}
-	for _, vi := range slices.SortedFunc(slices.Values(cfg.VRRPInstances), func(a, b *VRRPInstance) int { return cmpString(a.Name, b.Name) }) {
+	for _, vi := range slices.SortedFunc(slices.Values(cfg.VRRPInstances), func(a, b *VRRPInstance) int { return cmp.Compare(a.Name, b.Name) }) {
 		g := groupOf[vi.Name]
 		key, name := unitKey("", vi.Name), vi.Name
 		if g != nil {
@@ -263,16 +266,6 @@ func unitSpecs(cfg *Config) map[string]*unitSpec {
 		u.vis = append(u.vis, vi)
 	}
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // plan works out what cfg changes and builds what is new (the sockets of
@@ -603,21 +596,6 @@ func (s *vrrpSub) startScript(sc *vrrpScript) {
 // launch binds u's new instances (a sync group), tells them the current
 // state of what they track, and runs them.
 func (s *vrrpSub) launch(u *vrrpUnit, insts []*vrrp.Instance) {
-	for i, m := range u.members {
-		inst := insts[i]
-		for _, t := range m.spec.Track {
-			switch t.Kind {
-			case vrrp.TrackScript:
-				if sc := s.scripts[t.Name]; sc != nil {
-					inst.SetTrack(t.Key(), sc.s.Up())
-				}
-			case vrrp.TrackExternal:
-				if name, ok := cutPrefix(t.Name, "vs:"); ok {
-					inst.SetTrack(t.Key(), s.d.st.in.QuorumUp[name])
-				}
-			}
-		}
-	}
 	var sg *vrrp.SyncGroup
 	if u.group != nil {
 		gc := *u.group
@@ -645,6 +623,22 @@ func (s *vrrpSub) launch(u *vrrpUnit, insts []*vrrp.Instance) {
 	}
 	s.rebuildTrackers()
 	s.mu.Unlock()
+	// The current states, read after the scripts can reach the instances,
+	// so that no change falls in between.
+	for i, m := range u.members {
+		for _, t := range m.spec.Track {
+			switch t.Kind {
+			case vrrp.TrackScript:
+				if sc := s.scripts[t.Name]; sc != nil {
+					insts[i].SetTrack(t.Key(), sc.s.Up())
+				}
+			case vrrp.TrackExternal:
+				if name, ok := strings.CutPrefix(t.Name, "vs:"); ok {
+					insts[i].SetTrack(t.Key(), s.d.st.in.QuorumUp[name])
+				}
+			}
+		}
+	}
 	for i, m := range u.members {
 		inst := insts[i]
 		s.wg.Add(2)
@@ -667,13 +661,6 @@ func (s *vrrpSub) launch(u *vrrpUnit, insts []*vrrp.Instance) {
 			sg.Run(ctx)
 		}()
 	}
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return s, false
 }
 
 // rebuildTrackers recomputes which instances each script feeds. s.mu is
@@ -744,12 +731,11 @@ func (s *vrrpSub) unitFailed(u *vrrpUnit, err error) {
 	for _, m := range u.members {
 		m.lastError = err.Error()
 		m.state = vrrp.Init
-		if u.failures > 1 || m.restarts > 0 || m.transitions > 0 {
-			m.restarts++
-		}
 	}
 	s.mu.Unlock()
-	s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait}).Error("vrrp: cannot run; trying again")
+	// Not rate-limited: the backoff (1 s doubling to 30 s) limits it, and
+	// each line says when the next attempt comes.
+	s.log.WithError(err).WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures, "retry_in": wait.String()}).Error("vrrp: cannot run; trying again")
 	if u.retry != nil {
 		u.retry.Stop()
 	}
@@ -776,6 +762,12 @@ func (s *vrrpSub) retryUnit(u *vrrpUnit) {
 		insts = append(insts, inst)
 	}
 	s.log.WithFields(logrus.Fields{"unit": u.key, "attempt": u.failures + 1}).Info("vrrp: running again")
+	s.mu.Lock()
+	for _, m := range u.members {
+		m.restarts++
+		m.state, m.since = vrrp.Init, s.d.clock.Now()
+	}
+	s.mu.Unlock()
 	s.launch(u, insts)
 	s.publishView()
 }
@@ -784,14 +776,14 @@ func (s *vrrpSub) retryUnit(u *vrrpUnit) {
 func (s *vrrpSub) publishView() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.view = slices.SortedFunc(maps.Values(s.members), func(a, b *vrrpMember) int { return cmpString(a.name, b.name) })
+	s.view = slices.SortedFunc(maps.Values(s.members), func(a, b *vrrpMember) int { return cmp.Compare(a.name, b.name) })
 	s.groups = nil
 	for _, u := range s.units {
 		if u.group != nil {
 			s.groups = append(s.groups, u)
 		}
 	}
-	slices.SortFunc(s.groups, func(a, b *vrrpUnit) int { return cmpString(a.name, b.name) })
+	slices.SortFunc(s.groups, func(a, b *vrrpUnit) int { return cmp.Compare(a.name, b.name) })
 }
 
 // state is the current state of instance name (Init when not running or

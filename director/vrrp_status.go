@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/lvsd/lvsd/vrrp"
@@ -160,7 +161,7 @@ func (s *vrrpSub) status() ([]VRRPInstanceStatus, []VRRPGroupStatus) {
 
 func trackStatus(t vrrp.TrackStatus) VRRPTrackStatus {
 	out := VRRPTrackStatus{Kind: string(t.Kind), Name: t.Name, Weight: t.Weight, Up: t.Up}
-	if name, ok := cutPrefix(t.Name, "vs:"); ok && t.Kind == vrrp.TrackExternal {
+	if name, ok := strings.CutPrefix(t.Name, "vs:"); ok && t.Kind == vrrp.TrackExternal {
 		out.Kind, out.Name = "virtual_server", name
 	}
 	return out

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/lvsd/lvsd/internal/ratelog"
 )
 
 // Clock is where the Reconciler reads the time (drain deadlines). Tests
@@ -421,7 +423,7 @@ func (r *Reconciler) saveOwned() {
 	if err := writeOwned(r.stateFile, sortedKeys(r.owned)); err != nil {
 		// Syncing goes on: the kernel matters more than the file. The
 		// cost is a service that may be left behind after a restart.
-		r.log.WithError(err).WithField("file", r.stateFile).Warn("cannot save which IPVS services lvsd owns")
+		ratelog.Warn(r.log.WithError(err).WithField("file", r.stateFile), "cannot save which IPVS services lvsd owns")
 	}
 }
 
@@ -445,10 +447,12 @@ func (r *Reconciler) logOps(ops []Op, failed []*OpError, drift []Op) {
 	}
 	for i, e := range failed {
 		if i == maxLines {
-			r.log.WithField("more", len(failed)-i).Warn("more IPVS operations failed")
+			ratelog.Warn(r.log.WithField("more", len(failed)-i), "more IPVS operations failed")
 			break
 		}
-		r.log.WithError(e.Err).WithField("op", e.Op.String()).Warn("IPVS operation failed; the next sync retries")
+		// A write the kernel refuses is refused again on every sync:
+		// one line, then a count.
+		ratelog.Warn(r.log.WithError(e.Err).WithField("op", e.Op.String()), "IPVS operation failed; the next sync retries")
 	}
 	for _, op := range ops {
 		r.log.WithField("op", op.String()).Debug("IPVS operation")

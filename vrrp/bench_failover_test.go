@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"fmt"
+	"github.com/lvsd/lvsd/vrrp/vrrptest"
 	"os"
 	"runtime"
 	"slices"
@@ -152,10 +153,10 @@ func failoverSeries(tb testing.TB, res *benchResults, daemon string, intv time.D
 	tail := max(300*time.Millisecond, 3*intv)
 	d.start("n2", 100)
 	d.start("n1", 150)
-	l.waitHolders(settle, vip, "n1")
-	p := l.startProbe(vip, time.Millisecond)
-	p.waitAnswer(tb, 2*time.Second, "n1")
-	n1 := l.node("n1")
+	l.WaitHolders(settle, vip, "n1")
+	p := l.StartProbe(vip, time.Millisecond)
+	p.WaitAnswer(tb, 2*time.Second, "n1")
+	n1 := l.Node("n1")
 
 	// backOnN1 restarts n1 if needed and waits until it is master again
 	// and the client is served by it; it returns n1's start time.
@@ -163,8 +164,8 @@ func failoverSeries(tb testing.TB, res *benchResults, daemon string, intv time.D
 		if restart {
 			d.start("n1", 150)
 		}
-		l.waitHolders(settle, vip, "n1")
-		if !p.answered(2*time.Second, "n1") {
+		l.WaitHolders(settle, vip, "n1")
+		if !p.Answered(2*time.Second, "n1") {
 			tb.Fatalf("after %s: n1 holds the address but the client is not served by it", step)
 		}
 	}
@@ -173,46 +174,48 @@ func failoverSeries(tb testing.TB, res *benchResults, daemon string, intv time.D
 			// Graceful stop.
 			t0 := time.Now()
 			d.stop("n1")
-			own := l.takeover("n2", vip, t0)
-			zero := l.sniff.find(func(s sniffed) bool { return s.kind == "vrrp" && s.src == n1.addr4 && s.prio == 0 && !s.at.Before(t0) })
+			own := l.Takeover("n2", vip, t0)
+			zero := l.Sniff.Find(func(s vrrptest.Packet) bool {
+				return s.Kind == "vrrp" && s.Src == n1.Addr4 && s.Prio == 0 && !s.At.Before(t0)
+			})
 			if len(zero) == 0 {
 				tb.Fatalf("%s: no priority 0 advert on graceful stop", daemon)
 			}
-			out, _ := p.outage(t0.Add(-50*time.Millisecond), own.Add(tail))
-			res.add("graceful stop", intv, daemon, out, own.Sub(zero[0].at))
-			p.waitAnswer(tb, 2*time.Second, "n2")
+			out, _ := p.Outage(t0.Add(-50*time.Millisecond), own.Add(tail))
+			res.add("graceful stop", intv, daemon, out, own.Sub(zero[0].At))
+			p.WaitAnswer(tb, 2*time.Second, "n2")
 
 			// Preemption by the returning n1.
 			started := time.Now()
 			d.start("n1", 150)
-			own = l.takeover("n1", vip, started)
-			out, _ = p.outage(started, own.Add(tail))
+			own = l.Takeover("n1", vip, started)
+			out, _ = p.Outage(started, own.Add(tail))
 			res.add("preemption", intv, daemon, out, own.Sub(started))
 			backOnN1("preemption", false)
 
 			// SIGKILL (n1's copy of the address stays, as it would).
 			t0 = time.Now()
 			d.kill("n1")
-			own = l.takeover("n2", vip, t0)
-			last := l.sniff.lastAdvert(n1.addr4, own)
-			out, _ = p.outage(t0.Add(-50*time.Millisecond), own.Add(tail))
+			own = l.Takeover("n2", vip, t0)
+			last := l.Sniff.LastAdvert(n1.Addr4, own)
+			out, _ = p.Outage(t0.Add(-50*time.Millisecond), own.Add(tail))
 			res.add("SIGKILL", intv, daemon, out, own.Sub(last))
-			p.waitAnswer(tb, 2*time.Second, "n2")
+			p.WaitAnswer(tb, 2*time.Second, "n2")
 			backOnN1("restart after SIGKILL", true)
 		}
 
 		// Link cut, right after one of n1's adverts so that both daemons
 		// are cut at the same phase of their advert cycle (the client's
 		// outage is Master_Down_Interval minus that phase).
-		l.sniff.waitNextAdvert(tb, n1.addr4, time.Now(), 3*intv)
+		l.Sniff.WaitNextAdvert(tb, n1.Addr4, time.Now(), 3*intv)
 		t0 := time.Now()
-		l.cutLink("n1")
-		own := l.takeover("n2", vip, t0)
-		last := l.sniff.lastAdvert(n1.addr4, own)
-		out, _ := p.outage(t0.Add(-50*time.Millisecond), own.Add(tail))
+		l.CutLink("n1")
+		own := l.Takeover("n2", vip, t0)
+		last := l.Sniff.LastAdvert(n1.Addr4, own)
+		out, _ := p.Outage(t0.Add(-50*time.Millisecond), own.Add(tail))
 		res.add("link cut", intv, daemon, out, own.Sub(last))
-		p.waitAnswer(tb, 2*time.Second, "n2")
-		l.mendLink("n1")
+		p.WaitAnswer(tb, 2*time.Second, "n2")
+		l.MendLink("n1")
 		backOnN1("link mended", false)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/internal/ratelog"
 )
 
 // Event is a state transition of an instance, as Instance.Events delivers
@@ -108,7 +110,6 @@ type Instance struct {
 	lastReannounce time.Time
 	deadline       time.Time // the machine's current deadline
 	announceDone   chan struct{}
-	dropLog        map[DropReason]time.Time
 }
 
 type inbox struct {
@@ -235,7 +236,6 @@ func newInstance(cfg Config, o options, c conn, owner vipOwner, links linkSource
 		tracks:  newTrackSet(cfg.Priority, tracks),
 		wake:    make(chan struct{}, 1),
 		runDone: make(chan struct{}),
-		dropLog: map[DropReason]time.Time{},
 	}
 	if cfg.Version == 2 && cfg.AuthPass != "" {
 		i.filter.AuthType, i.filter.AuthData = AuthPass, PassData(cfg.AuthPass)
@@ -518,6 +518,15 @@ func (i *Instance) Run(ctx context.Context) error {
 				i.log.Warn("link state subscription ended; interface tracking stopped")
 				continue
 			}
+			if ls.name == i.cfg.Interface && (ls.gone || (ls.index != 0 && i.filter.IfIndex != 0 && ls.index != i.filter.IfIndex)) {
+				// Our socket is bound to an interface that no longer
+				// exists (a new one may have its name): stop as for a
+				// failed socket, so that the owner builds a new instance.
+				i.m.Shutdown(i.clock.Now())
+				i.m.Tick(i.clock.Now().Add(time.Hour))
+				i.apply(bg, timer)
+				return fmt.Errorf("vrrp instance %q: interface %s (index %d) was deleted", i.cfg.Name, i.cfg.Interface, i.filter.IfIndex)
+			}
 			if i.tracks.set(ls.key(), ls.up) {
 				i.log.WithFields(logrus.Fields{"interface": ls.name, "up": ls.up, "link": ls.detail}).Info("link state changed")
 			}
@@ -571,12 +580,9 @@ func (i *Instance) receive(r Received) {
 		reason := DropReasonOf(err)
 		i.ctrs.Dropped[reason].Add(1)
 		if reason != DropVRID {
-			// At most one line per reason per minute: a misconfigured
-			// neighbour must not flood the log.
-			if last := i.dropLog[reason]; r.At.Sub(last) >= time.Minute || last.IsZero() {
-				i.dropLog[reason] = r.At
-				i.log.WithField("reason", reason.String()).Warn(err.Error())
-			}
+			// One line per reason, then a count a minute: a
+			// misconfigured neighbour must not flood the log.
+			ratelog.Default.LogAs("drop "+reason.String(), i.log.WithField("reason", reason.String()), logrus.WarnLevel, err.Error())
 		}
 		return
 	}
@@ -749,7 +755,7 @@ func (i *Instance) send(prio uint8) {
 		}
 		if err != nil {
 			i.ctrs.SendErrs.Add(1)
-			i.log.WithError(err).WithField("to", dst).Debug("send advert")
+			ratelog.Warn(i.log.WithError(err).WithField("to", dst), "cannot send VRRP advert")
 			continue
 		}
 		i.ctrs.Sent.Add(1)
@@ -792,7 +798,7 @@ func (i *Instance) reannounce(ctx context.Context) {
 		return
 	}
 	i.lastReannounce = now
-	i.log.Info("lower-priority master heard: announcing the virtual addresses again")
+	ratelog.Info(i.log, "lower-priority master heard: announcing the virtual addresses again")
 	i.own(ctx)
 }
 
@@ -810,7 +816,7 @@ func (i *Instance) announceLoop(ctx context.Context, rest int) {
 	}
 	burst := func(n int) {
 		if err := i.owner.announce(ctx, n, g.Interval); err != nil && ctx.Err() == nil {
-			i.log.WithError(err).Warn("announcing virtual addresses")
+			ratelog.Warn(i.log.WithError(err), "announcing virtual addresses")
 		}
 	}
 	if rest > 0 && wait(g.Interval) {

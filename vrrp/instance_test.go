@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 )
 
 // These tests run real Instances (goroutines, real clock) over an
@@ -559,5 +560,33 @@ func TestScriptRunsCommand(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("hanging script never timed out")
+	}
+}
+
+func TestInstanceDropLogIsRateLimited(t *testing.T) {
+	lan := &memLAN{}
+	log, hook := logtest.NewNullLogger()
+	a := startMem(t, lan, "10.9.0.1", memConfig("a", 100, 30*time.Millisecond), WithLogger(logrus.NewEntry(log)))
+	a.run(t)
+	src := netip.MustParseAddr("10.9.0.5")
+	good := Advert{Version: 3, VRID: 7, Priority: 200, Interval: 30 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.9.0.100")}}
+	msg, err := good.Marshal(src, Group4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A neighbour sending adverts with a wrong TTL, each one different:
+	// one line for the reason, not one per packet.
+	for ttl := range 50 {
+		a.conn.inject(Received{Src: src, Dst: Group4, TTL: ttl, Msg: msg})
+	}
+	waitFor(t, 2*time.Second, "50 drops counted", func() bool { return a.inst.Stats().Dropped[DropTTL] == 50 })
+	n := 0
+	for _, e := range hook.AllEntries() {
+		if e.Data["reason"] == "ttl" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d log lines for 50 dropped adverts, want 1", n)
 	}
 }

@@ -58,7 +58,7 @@ func (p *pair) startLvsd() {
 	c.AuthPass = p.mode.auth
 	c.NoPreempt = p.noPreempt
 	if p.mode.unicast {
-		c.Peers = []netip.Addr{p.l.node(p.kaName).addr4}
+		c.Peers = []netip.Addr{p.l.Node(p.kaName).Addr4}
 	}
 	p.lv = p.l.startLvsd(p.lvName, nodeSpec{Config: c})
 }
@@ -66,8 +66,8 @@ func (p *pair) startLvsd() {
 func (p *pair) startKeepalived() {
 	s := kaSpec{Prio: p.kaPrio, Version: p.mode.version, Interval: p.mode.intv, AuthPass: p.mode.auth, NoPreempt: p.noPreempt}
 	if p.mode.unicast {
-		s.Src = p.l.node(p.kaName).addr4
-		s.Peers = []netip.Addr{p.l.node(p.lvName).addr4}
+		s.Src = p.l.Node(p.kaName).Addr4
+		s.Peers = []netip.Addr{p.l.Node(p.lvName).Addr4}
 	}
 	p.ka = p.l.startKeepalived(p.kaName, s)
 }
@@ -82,7 +82,7 @@ func (p *pair) agree(d time.Duration, who string) {
 	}
 	deadline := time.Now().Add(d)
 	for {
-		lv, ka, h := p.lv.state(), p.ka.state(), p.l.holders(p.vip)
+		lv, ka, h := p.lv.state(), p.ka.state(), p.l.Holders(p.vip)
 		if lv == wantLv && ka == wantKa && slices.Equal(h, []string{holder}) {
 			break
 		}
@@ -93,7 +93,7 @@ func (p *pair) agree(d time.Duration, who string) {
 	}
 	// And they stay agreed for a few adverts.
 	time.Sleep(2*p.mode.intv + 100*time.Millisecond)
-	if lv, ka, h := p.lv.state(), p.ka.state(), p.l.holders(p.vip); lv != wantLv || ka != wantKa || !slices.Equal(h, []string{holder}) {
+	if lv, ka, h := p.lv.state(), p.ka.state(), p.l.Holders(p.vip); lv != wantLv || ka != wantKa || !slices.Equal(h, []string{holder}) {
 		p.t.Fatalf("agreement did not last: lvsd %s, keepalived %s, address on %v; want %s master", lv, ka, h, who)
 	}
 	p.lastMaster = who
@@ -165,18 +165,18 @@ func TestInteropKeepalivedFaults(t *testing.T) {
 
 			// Cut the master's cable: the other side takes over; mend it:
 			// the master preempts again.
-			p.l.cutLink(p.nodeOf(high))
+			p.l.CutLink(p.nodeOf(high))
 			p.waitState(low, "MASTER", 2*time.Second)
 			p.waitState(high, "FAULT", 3*time.Second)
-			p.l.waitHolders(2*time.Second, p.vip, p.nodeOf(low))
-			p.l.mendLink(p.nodeOf(high))
-			waitLinkUp(t, p.l.sw, p.l.node(p.nodeOf(high)).port)
+			p.l.WaitHolders(2*time.Second, p.vip, p.nodeOf(low))
+			p.l.MendLink(p.nodeOf(high))
+			p.l.WaitPortUp(p.nodeOf(high))
 			p.agree(p.settle(), high)
 
 			// Partition: both become master; heal: they agree again.
-			p.l.partition()
+			p.l.Partition()
 			p.waitState(low, "MASTER", 2*time.Second)
-			p.l.heal()
+			p.l.Heal()
 			p.agree(p.settle(), high)
 
 			// The master stops and comes back with nopreempt: the other
@@ -237,7 +237,7 @@ func (p *pair) agreeAlone(who string) {
 	p.t.Helper()
 	p.waitState(who, "MASTER", p.settle())
 	deadline := time.Now().Add(2 * time.Second)
-	for !slices.Contains(p.l.holders(p.vip), p.nodeOf(who)) {
+	for !slices.Contains(p.l.Holders(p.vip), p.nodeOf(who)) {
 		if time.Now().After(deadline) {
 			p.t.Fatalf("%s is master but does not hold %v", who, p.vip)
 		}
@@ -265,7 +265,7 @@ func TestInteropKeepalivedTrackScript(t *testing.T) {
 	os.Remove(flag)
 	p.lv.waitState(time.Second, "FAULT")
 	p.ka.waitState(time.Second, "MASTER")
-	p.l.waitHolders(time.Second, p.vip, p.kaName)
+	p.l.WaitHolders(time.Second, p.vip, p.kaName)
 	os.WriteFile(flag, nil, 0o644)
 	p.agree(p.settle(), "lvsd")
 }

@@ -90,7 +90,7 @@ func (l *lab) startKeepalived(node string, s kaSpec) *kaNode {
 	k := &kaNode{t: l.t, name: node, cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = k.out, k.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := l.node(node).ns.Start(cmd); err != nil {
+	if err := l.Node(node).NS.Start(cmd); err != nil {
 		l.t.Fatalf("start keepalived in %s: %v", node, err)
 	}
 	go func() { cmd.Wait(); close(k.exited) }()

@@ -15,6 +15,9 @@ type linkState struct {
 	name   string
 	up     bool
 	detail string // flags and operational state, for the log
+	// index is the interface's index; gone is set when it was deleted.
+	index int
+	gone  bool
 }
 
 func (l linkState) key() string { return string(TrackInterface) + ":" + l.name }
@@ -94,16 +97,17 @@ func (l *netlinkLinks) loop() {
 				continue
 			}
 			up := a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_RUNNING != 0
-			if u.Header.Type == unix.RTM_DELLINK {
+			gone := u.Header.Type == unix.RTM_DELLINK
+			if gone {
 				up = false
 			}
-			if prev, seen := last[a.Name]; seen && prev == up {
+			if prev, seen := last[a.Name]; seen && prev == up && !gone {
 				continue
 			}
 			last[a.Name] = up
 			detail := fmt.Sprintf("flags %v running=%v lower_up=%v oper %v", a.Flags, a.RawFlags&unix.IFF_RUNNING != 0, a.RawFlags&unix.IFF_LOWER_UP != 0, a.OperState)
 			select {
-			case l.out <- linkState{name: a.Name, up: up, detail: detail}:
+			case l.out <- linkState{name: a.Name, up: up, detail: detail, index: a.Index, gone: gone}:
 			case <-l.done:
 				return
 			}

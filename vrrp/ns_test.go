@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"fmt"
+	"github.com/lvsd/lvsd/vrrp/vrrptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -45,11 +46,11 @@ func twoNodes(t *testing.T, l *lab, v uint8, intv time.Duration, mod func(name s
 	n2 := l.startLvsd("n2", *specs["n2"])
 	vip := specs["n1"].Config.VIPs[0].Prefix.Addr()
 	n1.waitState(MasterDownInterval(v, 150, intv)+2*time.Second, "MASTER")
-	l.waitHolders(time.Second, vip, "n1")
-	if l.probe == nil {
-		l.startProbe(vip, 2*time.Millisecond)
+	l.WaitHolders(time.Second, vip, "n1")
+	if l.Probe == nil {
+		l.StartProbe(vip, 2*time.Millisecond)
 	}
-	l.probe.waitAnswer(t, 2*time.Second, "n1")
+	l.Probe.WaitAnswer(t, 2*time.Second, "n1")
 	if s := n2.state(); s != "BACKUP" {
 		t.Fatalf("n2 is %s, want BACKUP", s)
 	}
@@ -76,11 +77,11 @@ func TestNSElection(t *testing.T) {
 	}
 	wg.Wait()
 	procs[1].waitState(2*time.Second, "MASTER")
-	owned := l.takeover("n2", vip, start)
+	owned := l.Takeover("n2", vip, start)
 	requireWithin(t, "n2 elected (from its start-up)", owned.Sub(procs[1].readyAt()), MasterDownInterval(3, 250, intv), 0)
-	l.waitHolders(time.Second, vip, "n2")
-	p := l.startProbe(vip, 2*time.Millisecond)
-	p.waitAnswer(t, time.Second, "n2")
+	l.WaitHolders(time.Second, vip, "n2")
+	p := l.StartProbe(vip, 2*time.Millisecond)
+	p.WaitAnswer(t, time.Second, "n2")
 	time.Sleep(5 * intv)
 	for _, i := range []int{0, 2} {
 		if got := procs[i].transitions(); !slices.Equal(got, []string{"BACKUP"}) {
@@ -88,15 +89,15 @@ func TestNSElection(t *testing.T) {
 		}
 	}
 	// keepalived's GARP defaults: a burst of 5 at once, 5 more 5s later.
-	if n := len(l.sniff.announcements(vip, l.node("n2").mac, start)); n != 5 {
+	if n := len(l.Sniff.Announcements(vip, l.Node("n2").MAC, start)); n != 5 {
 		t.Fatalf("%d gratuitous ARPs on takeover, want 5", n)
 	}
 	time.Sleep(5*time.Second + 200*time.Millisecond)
-	late := l.sniff.announcements(vip, l.node("n2").mac, owned.Add(4900*time.Millisecond))
+	late := l.Sniff.Announcements(vip, l.Node("n2").MAC, owned.Add(4900*time.Millisecond))
 	if len(late) != 5 {
 		t.Fatalf("%d gratuitous ARPs in the second burst, want 5", len(late))
 	}
-	requireWithin(t, "second gratuitous ARP burst", late[0].at.Sub(owned), 5*time.Second, 0)
+	requireWithin(t, "second gratuitous ARP burst", late[0].At.Sub(owned), 5*time.Second, 0)
 }
 
 func TestNSGracefulStop(t *testing.T) {
@@ -107,22 +108,22 @@ func TestNSGracefulStop(t *testing.T) {
 	stop := time.Now()
 	n1.stop()
 	n2.waitState(2*time.Second, "MASTER")
-	owned := l.takeover("n2", vip, stop)
-	zero := l.sniff.find(func(p sniffed) bool { return p.kind == "vrrp" && p.prio == 0 && !p.at.Before(stop) })
+	owned := l.Takeover("n2", vip, stop)
+	zero := l.Sniff.Find(func(p vrrptest.Packet) bool { return p.Kind == "vrrp" && p.Prio == 0 && !p.At.Before(stop) })
 	if len(zero) != 1 {
 		t.Fatalf("saw %d priority 0 adverts after stop, want 1", len(zero))
 	}
-	requireWithin(t, "takeover after priority 0", owned.Sub(zero[0].at), SkewTime(3, 100, intv), 0)
-	l.waitHolders(time.Second, vip, "n2")
+	requireWithin(t, "takeover after priority 0", owned.Sub(zero[0].At), SkewTime(3, 100, intv), 0)
+	l.WaitHolders(time.Second, vip, "n2")
 	// n1 handed over: it dropped the address only after n2 had it. (The
 	// two times come from two netlink watchers; allow them 5ms of skew.)
-	added := l.node("n2").addrs.added(vip, stop)
-	released := l.node("n1").addrs.removed(vip, stop)
+	added := l.Node("n2").Addrs.Added(vip, stop)
+	released := l.Node("n1").Addrs.Removed(vip, stop)
 	if released.IsZero() || added.IsZero() || released.Before(added.Add(-5*time.Millisecond)) {
 		t.Fatalf("n1 released at %v, n2 added at %v: want release after takeover", released, added)
 	}
-	l.probe.waitAnswer(t, time.Second, "n2")
-	out, _ := l.probe.outage(stop, time.Now())
+	l.Probe.WaitAnswer(t, time.Second, "n2")
+	out, _ := l.Probe.Outage(stop, time.Now())
 	if out > 25*time.Millisecond {
 		t.Fatalf("client outage %v on graceful stop, want next to none (handover)", out)
 	}
@@ -140,20 +141,20 @@ func TestNSKillMasterAndRestart(t *testing.T) {
 	kill := time.Now()
 	n1.kill()
 	n2.waitState(2*time.Second, "MASTER")
-	owned := l.takeover("n2", vip, kill)
-	last := l.sniff.lastAdvert(l.node("n1").addr4, owned)
+	owned := l.Takeover("n2", vip, kill)
+	last := l.Sniff.LastAdvert(l.Node("n1").Addr4, owned)
 	requireWithin(t, "takeover after SIGKILL (from the last advert)", owned.Sub(last), MasterDownInterval(3, 100, intv), 2*time.Millisecond)
-	l.probe.waitAnswer(t, time.Second, "n2")
+	l.Probe.WaitAnswer(t, time.Second, "n2")
 	// SIGKILL leaves the address on n1, as with keepalived.
-	l.requireHolders(vip, "n1", "n2")
+	l.RequireHolders(vip, "n1", "n2")
 
 	// A restarted n1 first removes the stale address, then waits out the
 	// election like any backup and preempts.
 	restart := time.Now()
 	n1 = l.startLvsd("n1", nodeSpec{Config: labConfig("n1", 150, 3, intv, false)})
 	n1.waitState(2*time.Second, "MASTER")
-	back := l.takeover("n1", vip, restart)
-	removed := l.node("n1").addrs.removed(vip, restart)
+	back := l.Takeover("n1", vip, restart)
+	removed := l.Node("n1").Addrs.Removed(vip, restart)
 	if removed.IsZero() {
 		t.Fatal("the restarted n1 did not remove the stale address")
 	}
@@ -163,9 +164,9 @@ func TestNSKillMasterAndRestart(t *testing.T) {
 	// Timed from the node's start-up (sockets open), not from the exec:
 	// process start-up on a loaded host is not the protocol's business.
 	requireWithin(t, "preemption after restart (from start-up)", back.Sub(n1.readyAt()), MasterDownInterval(3, 150, intv), 0)
-	l.waitHolders(time.Second, vip, "n1")
-	l.probe.waitAnswer(t, time.Second, "n1")
-	out, _ := l.probe.outage(back.Add(-50*time.Millisecond), back.Add(200*time.Millisecond))
+	l.WaitHolders(time.Second, vip, "n1")
+	l.Probe.WaitAnswer(t, time.Second, "n1")
+	out, _ := l.Probe.Outage(back.Add(-50*time.Millisecond), back.Add(200*time.Millisecond))
 	if out > 25*time.Millisecond {
 		t.Fatalf("client outage %v during preemption", out)
 	}
@@ -180,31 +181,31 @@ func TestNSLinkCut(t *testing.T) {
 	vip := labVIP4.Addr()
 	n1, n2 := twoNodes(t, l, 3, intv, nil)
 	cut := time.Now()
-	l.cutLink("n1")
+	l.CutLink("n1")
 	n2.waitState(2*time.Second, "MASTER")
-	owned := l.takeover("n2", vip, cut)
-	last := l.sniff.lastAdvert(l.node("n1").addr4, owned)
+	owned := l.Takeover("n2", vip, cut)
+	last := l.Sniff.LastAdvert(l.Node("n1").Addr4, owned)
 	mdi := MasterDownInterval(3, 100, intv)
 	requireWithin(t, "takeover after link cut (from the last advert)", owned.Sub(last), mdi, 2*time.Millisecond)
-	l.probe.waitAnswer(t, time.Second, "n2")
-	out, _ := l.probe.outage(cut.Add(-10*time.Millisecond), time.Now())
+	l.Probe.WaitAnswer(t, time.Second, "n2")
+	out, _ := l.Probe.Outage(cut.Add(-10*time.Millisecond), time.Now())
 	if out > mdi+margin(mdi) {
 		t.Fatalf("client outage %v after link cut, want at most %v", out, mdi+margin(mdi))
 	}
 	t.Logf("client outage after link cut: %v", out.Round(100*time.Microsecond))
 	// n1 saw its carrier go: Fault, address released.
 	n1.waitState(time.Second, "FAULT")
-	l.waitHolders(time.Second, vip, "n2")
+	l.WaitHolders(time.Second, vip, "n2")
 
 	// Mend the link: n1 comes back as backup and preempts n2 after its
 	// Master_Down_Interval.
 	mend := time.Now()
-	l.mendLink("n1")
+	l.MendLink("n1")
 	n1.waitState(3*time.Second, "MASTER")
-	back := l.takeover("n1", vip, mend)
+	back := l.Takeover("n1", vip, mend)
 	requireWithin(t, "preemption after the link came back", back.Sub(mend), MasterDownInterval(3, 150, intv), 0)
-	l.waitHolders(time.Second, vip, "n1")
-	l.probe.waitAnswer(t, 2*time.Second, "n1")
+	l.WaitHolders(time.Second, vip, "n1")
+	l.Probe.WaitAnswer(t, 2*time.Second, "n1")
 	if got := n1.transitions(); !slices.Equal(got, []string{"BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"}) {
 		t.Fatalf("n1 went through %v", got)
 	}
@@ -229,24 +230,24 @@ func TestNSPreemptVariants(t *testing.T) {
 			vip := labVIP4.Addr()
 			n2 := l.startLvsd("n2", nodeSpec{Config: labConfig("n2", 100, 3, intv, false)})
 			n2.waitState(2*time.Second, "MASTER")
-			l.startProbe(vip, 2*time.Millisecond).waitAnswer(t, time.Second, "n2")
+			l.StartProbe(vip, 2*time.Millisecond).WaitAnswer(t, time.Second, "n2")
 			c := labConfig("n1", 150, 3, intv, false)
 			tc.mod(&c)
 			start := time.Now()
 			n1 := l.startLvsd("n1", nodeSpec{Config: c})
 			if tc.want == "n2" {
 				time.Sleep(4 * MasterDownInterval(3, 150, intv))
-				l.requireHolders(vip, "n2")
+				l.RequireHolders(vip, "n2")
 				if s := n1.state(); s != "BACKUP" {
 					t.Fatalf("nopreempt n1 is %s", s)
 				}
 				return
 			}
 			n1.waitState(3*time.Second, "MASTER")
-			back := l.takeover("n1", vip, start)
+			back := l.Takeover("n1", vip, start)
 			requireWithin(t, tc.name+" (from start-up)", back.Sub(n1.readyAt()), tc.after, tc.earlier)
-			l.waitHolders(time.Second, vip, "n1")
-			out, _ := l.probe.outage(back.Add(-50*time.Millisecond), back.Add(200*time.Millisecond))
+			l.WaitHolders(time.Second, vip, "n1")
+			out, _ := l.Probe.Outage(back.Add(-50*time.Millisecond), back.Add(200*time.Millisecond))
 			if out > 25*time.Millisecond {
 				t.Fatalf("client outage %v during preemption", out)
 			}
@@ -278,18 +279,18 @@ func TestNSTrackScript(t *testing.T) {
 	faultAt := n1.lastStateAt("FAULT")
 	t.Logf("n1 in fault %v after the check began failing (fall 2, every 50ms)", faultAt.Sub(fail).Round(time.Millisecond))
 	n2.waitState(time.Second, "MASTER")
-	owned := l.takeover("n2", vip, fail)
+	owned := l.Takeover("n2", vip, fail)
 	// n1's priority 0 advert on entering Fault: n2 takes over after its
 	// Skew_Time. (The event time is stamped just after the advert went.)
 	requireWithin(t, "takeover after n1's fault", owned.Sub(faultAt), SkewTime(3, 100, intv), 5*time.Millisecond)
-	l.waitHolders(time.Second, vip, "n2")
-	l.probe.waitAnswer(t, time.Second, "n2")
+	l.WaitHolders(time.Second, vip, "n2")
+	l.Probe.WaitAnswer(t, time.Second, "n2")
 
 	os.WriteFile(flag, nil, 0o644)
 	n1.waitState(2*time.Second, "BACKUP")
 	n1.waitState(2*time.Second, "MASTER")
-	l.waitHolders(time.Second, vip, "n1")
-	l.probe.waitAnswer(t, time.Second, "n1")
+	l.WaitHolders(time.Second, vip, "n1")
+	l.Probe.WaitAnswer(t, time.Second, "n1")
 }
 
 func TestNSPartitionAndHeal(t *testing.T) {
@@ -297,21 +298,21 @@ func TestNSPartitionAndHeal(t *testing.T) {
 	l := newLab(t, 2)
 	vip := labVIP4.Addr()
 	_, n2 := twoNodes(t, l, 3, intv, nil)
-	l.partition()
+	l.Partition()
 	n2.waitState(2*time.Second, "MASTER")
-	l.waitHolders(time.Second, vip, "n1", "n2") // split brain, as the protocol must
+	l.WaitHolders(time.Second, vip, "n1", "n2") // split brain, as the protocol must
 	healing := time.Now()
-	l.heal()
+	l.Heal()
 	heal := time.Now()
 	// n1's next advert (at most one interval away) settles it, or n2's
 	// advert draws an immediate answer from n1.
-	l.waitHolders(intv+margin(intv), vip, "n1")
+	l.WaitHolders(intv+margin(intv), vip, "n1")
 	t.Logf("one master %v after the heal", time.Since(heal).Round(time.Millisecond))
 	n2.waitState(time.Second, "BACKUP")
 	// n1 heard the lower-priority master and announced itself again, so
 	// the client, whose cache n2's announcements had won, comes back.
-	l.sniff.waitAnnouncement(t, time.Second, vip, l.node("n1").mac, healing)
-	l.probe.waitAnswer(t, time.Second, "n1")
+	l.Sniff.WaitAnnouncement(t, time.Second, vip, l.Node("n1").MAC, healing)
+	l.Probe.WaitAnswer(t, time.Second, "n1")
 }
 
 func TestNSUnicast(t *testing.T) {
@@ -327,11 +328,11 @@ func TestNSUnicast(t *testing.T) {
 	kill := time.Now()
 	n1.kill()
 	n2.waitState(2*time.Second, "MASTER")
-	owned := l.node("n2").addrs.waitAdded(t, time.Second, vip, kill)
+	owned := l.Node("n2").Addrs.WaitAdded(t, time.Second, vip, kill)
 	mdi := MasterDownInterval(3, 100, intv)
 	requireWithin(t, "unicast takeover after SIGKILL (from the kill)", owned.Sub(kill), mdi, intv)
-	l.probe.waitAnswer(t, time.Second, "n2")
-	if n := len(l.sniff.find(func(p sniffed) bool { return p.kind == "vrrp" && p.at.After(kill) })); n > 2 {
+	l.Probe.WaitAnswer(t, time.Second, "n2")
+	if n := len(l.Sniff.Find(func(p vrrptest.Packet) bool { return p.Kind == "vrrp" && p.At.After(kill) })); n > 2 {
 		t.Fatalf("client saw %d adverts in unicast mode", n)
 	}
 }
@@ -345,14 +346,14 @@ func TestNSFastAdverts(t *testing.T) {
 	_, n2 := twoNodes(t, l, 3, intv, nil)
 	time.Sleep(200 * time.Millisecond)
 	cut := time.Now()
-	l.cutLink("n1")
+	l.CutLink("n1")
 	n2.waitState(time.Second, "MASTER")
-	owned := l.takeover("n2", vip, cut)
-	last := l.sniff.lastAdvert(l.node("n1").addr4, owned)
+	owned := l.Takeover("n2", vip, cut)
+	last := l.Sniff.LastAdvert(l.Node("n1").Addr4, owned)
 	mdi := MasterDownInterval(3, 100, intv)
 	requireWithin(t, "takeover at 10ms adverts (from the last advert)", owned.Sub(last), mdi, 2*time.Millisecond)
-	l.probe.waitAnswer(t, time.Second, "n2")
-	out, _ := l.probe.outage(cut.Add(-20*time.Millisecond), time.Now())
+	l.Probe.WaitAnswer(t, time.Second, "n2")
+	out, _ := l.Probe.Outage(cut.Add(-20*time.Millisecond), time.Now())
 	t.Logf("client outage after link cut at 10ms adverts: %v", out.Round(100*time.Microsecond))
 	if out >= 60*time.Millisecond {
 		t.Fatalf("client outage %v, want under 60ms", out)
@@ -367,24 +368,24 @@ func TestNSIPv6(t *testing.T) {
 	n1 := l.startLvsd("n1", nodeSpec{Config: labConfig("n1", 150, 3, intv, true)})
 	n2 := l.startLvsd("n2", nodeSpec{Config: labConfig("n2", 100, 3, intv, true)})
 	n1.waitState(2*time.Second, "MASTER")
-	l.waitHolders(time.Second, vip, "n1")
-	na := l.sniff.waitAnnouncement(t, time.Second, vip, l.node("n1").mac, start)
-	if na.kind != "na" {
+	l.WaitHolders(time.Second, vip, "n1")
+	na := l.Sniff.WaitAnnouncement(t, time.Second, vip, l.Node("n1").MAC, start)
+	if na.Kind != "na" {
 		t.Fatalf("announcement %+v, want a neighbour advert", na)
 	}
-	adverts := l.sniff.find(func(p sniffed) bool { return p.kind == "vrrp" && p.version == 3 && p.src.IsLinkLocalUnicast() })
+	adverts := l.Sniff.Find(func(p vrrptest.Packet) bool { return p.Kind == "vrrp" && p.Version == 3 && p.Src.IsLinkLocalUnicast() })
 	if len(adverts) == 0 {
 		t.Fatal("no VRRPv3 adverts from a link-local source over IPv6")
 	}
-	p := l.startProbe(vip, 2*time.Millisecond)
-	p.waitAnswer(t, 2*time.Second, "n1")
+	p := l.StartProbe(vip, 2*time.Millisecond)
+	p.WaitAnswer(t, 2*time.Second, "n1")
 	stop := time.Now()
 	n1.stop()
 	n2.waitState(2*time.Second, "MASTER")
-	l.waitHolders(time.Second, vip, "n2")
-	l.sniff.waitAnnouncement(t, time.Second, vip, l.node("n2").mac, stop)
-	p.waitAnswer(t, time.Second, "n2")
-	out, _ := p.outage(stop, time.Now())
+	l.WaitHolders(time.Second, vip, "n2")
+	l.Sniff.WaitAnnouncement(t, time.Second, vip, l.Node("n2").MAC, stop)
+	p.WaitAnswer(t, time.Second, "n2")
+	out, _ := p.Outage(stop, time.Now())
 	t.Logf("IPv6 graceful stop: client outage %v", out.Round(100*time.Microsecond))
 	if out > 25*time.Millisecond {
 		t.Fatalf("client outage %v on graceful stop over IPv6", out)
@@ -405,10 +406,10 @@ func TestNSv2Auth(t *testing.T) {
 	kill := time.Now()
 	n1.kill()
 	n2.waitState(5*time.Second, "MASTER")
-	owned := l.takeover("n2", vip, kill)
-	last := l.sniff.lastAdvert(l.node("n1").addr4, owned)
+	owned := l.Takeover("n2", vip, kill)
+	last := l.Sniff.LastAdvert(l.Node("n1").Addr4, owned)
 	requireWithin(t, "v2 takeover after SIGKILL (from the last advert)", owned.Sub(last), MasterDownInterval(2, 100, intv), 2*time.Millisecond)
-	v2 := l.sniff.find(func(p sniffed) bool { return p.kind == "vrrp" && p.version == 2 })
+	v2 := l.Sniff.Find(func(p vrrptest.Packet) bool { return p.Kind == "vrrp" && p.Version == 2 })
 	if len(v2) == 0 {
 		t.Fatal("no VRRPv2 adverts seen")
 	}

@@ -41,6 +41,7 @@ func (l logLine) str(k string) string { return fmt.Sprint(l[k]) }
 type lvsdProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
+	socket string // the control socket
 	mu     sync.Mutex
 	lines  []logLine
 	raw    []string
@@ -60,6 +61,12 @@ func startLVSD(t *testing.T, args ...string) *lvsdProc {
 		t.Fatal(err)
 	}
 	p := &lvsdProc{t: t, wake: make(chan struct{}), exited: make(chan struct{})}
+	if !slices.Contains(args, "--socket") {
+		// Each daemon its own control socket, so that tests never meet
+		// on /run/lvsd/lvsd.sock.
+		args = append(args, "--socket", filepath.Join(shortTempDir(t), "lvsd.sock"))
+	}
+	p.socket = args[slices.Index(args, "--socket")+1]
 	p.cmd = exec.Command(os.Args[0], append([]string{"run", "--log-format", "json"}, args...)...)
 	p.cmd.Env = append(os.Environ(), mainEnv+"=1", "NOTIFY_SOCKET="+sock)
 	stderr, err := p.cmd.StderrPipe()

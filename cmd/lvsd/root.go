@@ -26,17 +26,31 @@ func exitCode(err error) int {
 }
 
 func newRootCmd() *cobra.Command {
+	cobra.EnableCommandSorting = false // the order below is the order of use
 	root := &cobra.Command{
-		Use:           "lvsd",
-		Short:         "LVS director manager: IPVS, health checks and VRRP from one HCL file",
+		Use:   "lvsd",
+		Short: "LVS director manager: IPVS, health checks and VRRP from one HCL file",
+		Long: `lvsd programs the kernel's IPVS table from an HCL configuration,
+health-checks the real servers, and moves the virtual addresses between
+directors with VRRP. lvsd run is the daemon; status, drain, enable, disable,
+reload and failover talk to a running one over its control socket.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd())
-	root.AddCommand(newValidateCmd())
-	root.AddCommand(newImportCmd())
-	root.AddCommand(newPlanCmd())
-	root.AddCommand(newRunCmd())
+	root.AddGroup(
+		&cobra.Group{ID: "config", Title: "Configuration and the daemon:"},
+		&cobra.Group{ID: "operate", Title: "Operating a running daemon:"},
+	)
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("config", newValidateCmd(), newPlanCmd(), newRunCmd(), newImportCmd())
+	add("operate", newStatusCmd(), newOverrideCmd("drain"), newOverrideCmd("disable"), newOverrideCmd("enable"),
+		newReloadCmd(), newFailoverCmd())
+	root.AddCommand(newVersionCmd(), newCompletionCmd(), newGenDocsCmd())
 	root.SetArgs(singleDashVar(os.Args[1:]))
 	return root
 }

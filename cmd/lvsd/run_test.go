@@ -18,8 +18,17 @@ import (
 // build one), as `os.Args[0] run -c ...` with mainEnv=1.
 const mainEnv = "LVSD_TEST_MAIN"
 
+// memoryEnv makes the re-executed daemon program an in-memory IPVS
+// table instead of the kernel's: the control API, metrics and CLI tests
+// run the real daemon process on hosts without IPVS. (Only the test
+// binary has this switch.)
+const memoryEnv = "LVSD_TEST_MEMORY_IPVS"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
+		if os.Getenv(memoryEnv) == "1" {
+			openBackend = func() (daemonBackend, error) { return newFakeKernel(), nil }
+		}
 		main()
 		os.Exit(0)
 	}

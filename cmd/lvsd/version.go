@@ -11,7 +11,8 @@ import (
 // it is not, the module version from the build info is used (go install).
 var version = ""
 
-func versionString() string {
+// versionNumber is lvsd's version alone: "v0.3.0", "(devel)".
+func versionNumber() string {
 	v := version
 	info, ok := debug.ReadBuildInfo()
 	if v == "" && ok && info.Main.Version != "" {
@@ -20,18 +21,27 @@ func versionString() string {
 	if v == "" {
 		v = "(devel)"
 	}
+	return v
+}
+
+func versionString() string {
 	goVersion := "unknown"
-	if ok {
+	if info, ok := debug.ReadBuildInfo(); ok {
 		goVersion = info.GoVersion
 	}
-	return fmt.Sprintf("lvsd %s (%s)", v, goVersion)
+	return fmt.Sprintf("lvsd %s (%s)", versionNumber(), goVersion)
 }
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of lvsd",
-		Args:  cobra.NoArgs,
+		Long: `Version prints lvsd's version (set at build time by make build, or the
+module version for go install) and the Go version it was built with. A
+running daemon reports its own in lvsd status and in the lvsd_build_info
+metric.`,
+		Example: `  lvsd version`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(cmd.OutOrStdout(), versionString())
 			return nil

@@ -371,6 +371,7 @@ func TestVRRPDaemonReload(t *testing.T) {
 	}
 	l.WaitHolders(time.Second, vip, "n2")
 	mark = n1.reload(changed)
+	n1.waitLog(mark, time.Second, "vrrp: priority changed by the reload; applied live")
 	n1.waitState(2*time.Second, "VI_1", "MASTER")
 	l.WaitHolders(time.Second, vip, "n1")
 
@@ -423,4 +424,42 @@ func waitFile(t *testing.T, path string, ok func(string) bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// The instance's interface is deleted under the daemon: the instance
+// stops, the daemon tries again with a backoff (logged) while the rest
+// runs, and once an interface of that name is back the instance runs
+// again and preempts.
+func TestVRRPDaemonInterfaceDeletedAndBack(t *testing.T) {
+	l := vrrptest.New(t, 2)
+	vip := vrrptest.VIP4.Addr()
+	n1, n2 := pairUp(t, l, plain, intv)
+	mark := n1.mark()
+	l.DeleteLink("n1")
+	n2.waitState(2*time.Second, "VI_1", "MASTER")
+	l.WaitHolders(time.Second, vip, "n2")
+	first := n1.waitLog(mark, 2*time.Second, "vrrp: cannot run; trying again")
+	if !strings.Contains(first.str("error"), "was deleted") || first.str("retry_in") != "1s" {
+		t.Fatalf("first retry line: %v", first)
+	}
+	// The retries fail while there is no eth0, each one waiting longer.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(n1.logged(mark, "vrrp: cannot run; trying again")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("retries: %v", n1.logged(mark, "vrrp: cannot run; trying again"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	retries := n1.logged(mark, "vrrp: cannot run; trying again")
+	if retries[1].str("retry_in") != "2s" || !strings.Contains(retries[1].str("error"), "eth0") {
+		t.Fatalf("second retry line: %v", retries[1])
+	}
+	back := time.Now()
+	l.RestoreLink("n1")
+	n1.waitLog(mark, 10*time.Second, "vrrp: running again")
+	n1.waitState(3*time.Second, "VI_1", "MASTER")
+	n2.waitState(time.Second, "VI_1", "BACKUP")
+	l.WaitHolders(time.Second, vip, "n1")
+	l.Takeover("n1", vip, back)
+	l.Probe.WaitAnswer(t, 2*time.Second, "n1")
 }

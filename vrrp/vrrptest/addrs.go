@@ -88,3 +88,18 @@ func (w *AddrWatch) first(vip netip.Addr, after time.Time, add bool) time.Time {
 	}
 	return time.Time{}
 }
+
+// WaitAdded waits until vip is added at or after t, and returns when.
+func (w *AddrWatch) WaitAdded(t testing.TB, d time.Duration, vip netip.Addr, after time.Time) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if at := w.Added(vip, after); !at.IsZero() {
+			return at
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v not added within %v", vip, d)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

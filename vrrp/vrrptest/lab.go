@@ -162,10 +162,14 @@ func (l *Lab) Node(name string) *Node {
 	return nil
 }
 
-// Holders lists the nodes that have vip on eth0.
+// Holders lists the nodes that have vip on eth0 (a node whose eth0 was
+// deleted holds nothing).
 func (l *Lab) Holders(vip netip.Addr) []string {
 	var out []string
 	for _, n := range l.Nodes {
+		if _, err := n.NS.Netlink().LinkByName("eth0"); err != nil {
+			continue
+		}
 		as, err := n.NS.Addrs("eth0")
 		if err != nil {
 			l.t.Fatal(err)
@@ -267,4 +271,51 @@ func (l *Lab) StartProbe(vip netip.Addr, interval time.Duration) *Prober {
 	l.t.Helper()
 	l.Probe = StartProber(l.t, l.Client, vip, interval)
 	return l.Probe
+}
+
+// WaitPortUp waits until node's bridge port is up again after MendLink.
+func (l *Lab) WaitPortUp(node string) {
+	l.t.Helper()
+	WaitLinkUp(l.t, l.sw, l.Node(node).Port)
+}
+
+// DeleteLink deletes node's eth0 (and its bridge port with it), as when an
+// interface goes away under a running daemon.
+func (l *Lab) DeleteLink(node string) {
+	l.t.Helper()
+	n := l.Node(node)
+	link, err := n.NS.Netlink().LinkByName("eth0")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if err := n.NS.Netlink().LinkDel(link); err != nil {
+		l.t.Fatalf("delete eth0 of %s: %v", node, err)
+	}
+}
+
+// RestoreLink makes node's eth0 again, with its addresses, on the bridge
+// (a new interface: new index, new MAC, which Node.MAC then holds).
+func (l *Lab) RestoreLink(node string) {
+	l.t.Helper()
+	n := l.Node(node)
+	nstest.Veth(l.t, n.NS, "eth0", l.sw, n.Port)
+	n.NS.Addr(l.t, "eth0", n.Addr4.String()+"/24")
+	n.NS.Addr(l.t, "eth0", n.Addr6.String()+"/64")
+	link, err := n.NS.Netlink().LinkByName("eth0")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	n.MAC = link.Attrs().HardwareAddr
+	br, err := l.sw.Netlink().LinkByName("br0")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	pl, err := l.sw.Netlink().LinkByName(n.Port)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if err := l.sw.Netlink().LinkSetMaster(pl, br); err != nil {
+		l.t.Fatalf("enslave %s: %v", n.Port, err)
+	}
+	WaitLinkUp(l.t, l.sw, n.Port)
 }

@@ -227,3 +227,20 @@ func (p *Prober) AnsweredBy(from, to time.Time) []string {
 	}
 	return out
 }
+
+// Answered reports whether node answers a probe within d.
+func (p *Prober) Answered(d time.Duration, node string) bool {
+	start := time.Now()
+	for time.Since(start) < d {
+		p.mu.Lock()
+		for k := len(p.replies) - 1; k >= 0 && !p.replies[k].at.Before(start); k-- {
+			if p.replies[k].node == node {
+				p.mu.Unlock()
+				return true
+			}
+		}
+		p.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}

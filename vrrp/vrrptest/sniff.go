@@ -227,3 +227,24 @@ func (s *Sniffer) WaitAnnouncement(t testing.TB, d time.Duration, vip netip.Addr
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// WaitNextAdvert waits for an advert from src (priority above 0) that
+// arrives after t, polling every 100µs, and returns when it arrived.
+func (s *Sniffer) WaitNextAdvert(t testing.TB, src netip.Addr, after time.Time, d time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		s.mu.Lock()
+		for k := len(s.pkts) - 1; k >= 0 && s.pkts[k].At.After(after); k-- {
+			if p := s.pkts[k]; p.Kind == "vrrp" && p.Src == src && p.Prio > 0 {
+				s.mu.Unlock()
+				return p.At
+			}
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no advert from %v within %v", src, d)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
