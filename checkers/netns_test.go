@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/test/nstest"
+	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -87,12 +88,45 @@ func (l *lab) waitReady() {
 			}
 		}
 		if ready {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			l.t.Fatal("veth link not up with usable addresses after 5s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	l.reachable(srv4, srv6)
+}
+
+// reachable pings each of dsts from the client namespace until it answers
+// (bounded): a link that is up is not yet a path. Right after the veth comes
+// up the first IPv6 neighbour solicitation is sometimes lost (the kernel
+// finishes setting the new link and its addresses up in the background),
+// and the next one goes a second later: a check with a shorter timeout
+// would fail for a reason that is not the one under test.
+func (l *lab) reachable(dsts ...netip.Addr) {
+	l.t.Helper()
+	p := NewPinger(logrus.New())
+	defer p.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, dst := range dsts {
+		for {
+			var err error
+			l.in(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				defer cancel()
+				var r PingResult
+				if r, err = p.Ping(ctx, dst, netip.Addr{}, 0, 0); err == nil {
+					err = r.Err
+				}
+			})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				l.t.Fatalf("%s does not answer pings from the client namespace after 5s: %v", dst, err)
+			}
+		}
 	}
 }
 
