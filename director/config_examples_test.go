@@ -104,3 +104,29 @@ func TestExampleDetails(t *testing.T) {
 		t.Errorf("fwmark-sticky: %+v", cfg.VirtualServers[0])
 	}
 }
+
+// TestReadmeConfig loads the README's configuration walkthrough: its first
+// HCL block alone, then with the blocks after it added (they refer to the
+// virtual server the first declares). The front page must not show a file
+// that lvsd refuses or warns about.
+func TestReadmeConfig(t *testing.T) {
+	src, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(src), -1)
+	if len(blocks) < 2 {
+		t.Fatalf("the README shows %d HCL blocks, want the walkthrough's 2 or more", len(blocks))
+	}
+	var all strings.Builder
+	for i, b := range blocks {
+		all.WriteString(b[1] + "\n")
+		path := filepath.Join(t.TempDir(), "readme.hcl")
+		if err := os.WriteFile(path, []byte(all.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, diags := LoadConfig(path, nil); len(diags) > 0 {
+			t.Errorf("README HCL blocks 1 to %d:\n%s", i+1, FormatDiagnostics(diags, nil))
+		}
+	}
+}
