@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/lvsd/lvsd/internal/nsdo"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -117,30 +118,7 @@ func (n *NS) Netlink() *netlink.Handle { return n.nl }
 // Do runs fn on an OS thread that has entered the namespace. Anything fn
 // starts on other goroutines does not inherit the namespace; sockets opened
 // by fn itself stay in it.
-func (n *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// This goroutine's thread is never returned to the pool: if leaving
-		// the namespace failed, another goroutine must not run in it.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(n.handle); err != nil {
-			errc <- fmt.Errorf("enter %s: %w", n.Name, err)
-			return
-		}
-		err = fn()
-		if serr := netns.Set(orig); serr == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+func (n *NS) Do(fn func() error) error { return nsdo.Do(n.handle, n.Name, fn) }
 
 // Command returns a command that runs inside the namespace. Start it with
 // n.Start (a child forked from a thread in the namespace inherits it).

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/lvsd/lvsd/internal/nsdo"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -81,29 +82,7 @@ func (n *Node) Path() string { return filepath.Join("/run/netns", n.NS) }
 
 // Do runs fn on an OS thread inside the namespace. Sockets fn opens stay in
 // the namespace; goroutines it starts do not inherit it.
-func (n *Node) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread goes back to the pool only if leaving worked.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(n.h); err != nil {
-			errc <- fmt.Errorf("enter %s: %w", n.Name, err)
-			return
-		}
-		err = fn()
-		if serr := netns.Set(orig); serr == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+func (n *Node) Do(fn func() error) error { return nsdo.Do(n.h, n.Name, fn) }
 
 // Start starts cmd inside the namespace (a child forked from a thread in
 // the namespace inherits it).
