@@ -3,6 +3,7 @@ package director
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -122,11 +123,20 @@ func (d *Director) syncExtras(why string) {
 	for _, r := range list {
 		running[r.State] = r
 	}
+	// A role change of the followed instance stops one daemon and starts
+	// the other: one log line says so, not a start and a stop.
+	follow := cfg.SyncDaemon != nil && cfg.SyncDaemon.Role == SyncFollow
+	var switchedOn, switchedOff []string
+	var switchFields logrus.Fields
 	for _, state := range slices.Sorted(maps.Keys(want)) {
 		w := want[state]
 		r, isRunning := running[state]
 		f := logrus.Fields{"state": state.String(), "interface": w.Interface, "sync_id": w.SyncID}
 		if isRunning && sameDaemon(w, r) {
+			if follow && !d.st.daemons[state] && why == "vrrp" {
+				// Left running by a previous run, taken over now.
+				switchedOn, switchFields = append(switchedOn, state.String()), f
+			}
 			d.st.daemons[state] = true
 			continue
 		}
@@ -149,6 +159,8 @@ func (d *Director) syncExtras(why string) {
 			log.WithFields(f).Warn("IPVS sync daemon was stopped or changed behind lvsd's back; restarted")
 		case isRunning:
 			log.WithFields(f).Info("IPVS sync daemon restarted with the configured settings")
+		case follow:
+			switchedOn, switchFields = append(switchedOn, state.String()), f
 		default:
 			log.WithFields(f).Info("IPVS sync daemon started")
 		}
@@ -166,11 +178,19 @@ func (d *Director) syncExtras(why string) {
 			log.WithError(err).WithField("state", state.String()).Error("cannot stop the IPVS sync daemon")
 			continue
 		}
-		if cfg.SyncDaemon != nil && cfg.SyncDaemon.Role == SyncFollow {
-			log.WithField("state", state.String()).Info("IPVS sync daemon stopped (the followed VRRP instance changed role)")
+		if follow {
+			switchedOff = append(switchedOff, state.String())
 		} else {
 			log.WithField("state", state.String()).Info("IPVS sync daemon stopped (no longer configured)")
 		}
+	}
+	switch {
+	case len(switchedOn) > 0 && len(switchedOff) > 0:
+		log.WithFields(switchFields).WithField("was", strings.Join(switchedOff, ",")).Info("IPVS sync daemon switched with the followed VRRP instance")
+	case len(switchedOn) > 0:
+		log.WithFields(switchFields).Info("IPVS sync daemon started")
+	case len(switchedOff) > 0:
+		log.WithField("state", strings.Join(switchedOff, ",")).Info("IPVS sync daemon stopped (the followed VRRP instance changed role)")
 	}
 }
 

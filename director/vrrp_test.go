@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/lvsd/lvsd/ipvs"
 	"github.com/lvsd/lvsd/test/nstest"
 	"github.com/lvsd/lvsd/vrrp"
 )
@@ -256,12 +258,18 @@ vrrp_instance "VI_1" {
 %s`, prio, vrrpTestVIP, extra)
 }
 
-func startVRRPNode(t *testing.T, ns *nstest.NS, addr, src string) *vrrpNode {
+// startVRRPNode runs a director in ns; backend, if given, is its IPVS
+// table (in memory otherwise).
+func startVRRPNode(t *testing.T, ns *nstest.NS, addr, src string, backend ...ipvs.Backend) *vrrpNode {
 	t.Helper()
 	logger, logs := logtest.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
 	n := &vrrpNode{t: t, ns: ns, addr: netip.MustParseAddr(addr), logs: logs, src: src}
-	d, err := New(Options{Config: parse(t, src), Load: n.load, Log: logger})
+	opts := Options{Config: parse(t, src), Load: n.load, Log: logger}
+	if len(backend) > 0 {
+		opts.Backend = backend[0]
+	}
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,5 +546,59 @@ vrrp_sync_group "G" {
 	}
 	if g := b.d.Status().VRRPGroups; len(g) != 1 || g[0].State != "MASTER" {
 		t.Fatalf("b's groups: %+v", g)
+	}
+}
+
+// A sync daemon that follows an instance runs the backup daemon until the
+// instance is MASTER, then the master daemon, and back on a step-down;
+// each switch is one log line.
+func TestVRRPDirectorSyncDaemonFollows(t *testing.T) {
+	nsA, nsB := vrrpPair(t)
+	b := &extrasBackend{Memory: ipvs.NewMemory(ipvs.Table{}), daemons: map[ipvs.DaemonState]ipvs.Daemon{}}
+	follow := `
+ipvs {
+  sync_daemon {
+    interface     = "eth0"
+    vrrp_instance = "VI_1"
+    sync_id       = 51
+  }
+}
+`
+	a := startVRRPNode(t, nsA, "10.201.0.1", vrrpSource(150, follow), b)
+	peer := startVRRPNode(t, nsB, "10.201.0.2", vrrpSource(100, ""))
+	a.waitState(5*time.Second, "VI_1", "MASTER")
+	peer.waitState(time.Second, "VI_1", "BACKUP")
+	waitCalls := func(want ...string) {
+		t.Helper()
+		var got []string
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			got = append(got, b.takeCalls()...)
+			if len(got) >= len(want) || time.Now().After(deadline) {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("sync daemon calls %q, want %q", got, want)
+		}
+	}
+	waitCalls("start backup eth0 51", "start master eth0 51", "stop backup")
+	if err := a.d.StepDown(context.Background(), "VI_1", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitCalls("start backup eth0 51", "stop master")
+
+	var switched []string
+	for _, e := range a.logs.AllEntries() {
+		if strings.HasPrefix(e.Message, "IPVS sync daemon") {
+			switched = append(switched, fmt.Sprintf("%s state=%v was=%v", e.Message, e.Data["state"], e.Data["was"]))
+		}
+	}
+	want := []string{
+		"IPVS sync daemon started state=backup was=<nil>",
+		"IPVS sync daemon switched with the followed VRRP instance state=master was=backup",
+		"IPVS sync daemon switched with the followed VRRP instance state=backup was=master",
+	}
+	if !slices.Equal(switched, want) {
+		t.Fatalf("log lines:\n  %s\nwant\n  %s", strings.Join(switched, "\n  "), strings.Join(want, "\n  "))
 	}
 }

@@ -317,7 +317,7 @@ func (l *Lab) showLine(d *Director, line LogLine) {
 		return
 	}
 	var fields []string
-	for _, k := range []string{"instance", "state", "from", "vs", "rs", "reason", "weight", "writes", "delay", "ops", "error", "at", "summary"} {
+	for _, k := range []string{"instance", "state", "was", "from", "vs", "rs", "reason", "weight", "writes", "delay", "ops", "error", "at", "summary"} {
 		if v := line.Str(k); v != "" {
 			fields = append(fields, k+"="+v)
 		}
