@@ -38,6 +38,10 @@ type Options struct {
 	// StateFile keeps the keys of the services lvsd owns across restarts
 	// (ipvs.ReconcilerOptions.StateFile). Empty: in memory only.
 	StateFile string
+	// OverridesFile keeps the operators' overrides (SetOverride) across
+	// restarts: read by New, rewritten on every change. Empty: in memory
+	// only.
+	OverridesFile string
 	// Clock drives the checks' schedules, the resync interval and drain
 	// deadlines. Default: the real clock.
 	Clock clockwork.Clock
@@ -88,6 +92,8 @@ type Director struct {
 	vrrp       *vrrpSub
 	// noIPVS is set when the kernel has no IPVS (Options.Backend nil).
 	noIPVS bool
+	// overridesFile keeps the operators' overrides (Options.OverridesFile).
+	overridesFile string
 
 	// st is the loop's state: only the Run goroutine touches it (and New,
 	// before Run starts).
@@ -214,6 +220,18 @@ func New(opts Options) (*Director, error) {
 	d.st.rsInfo = map[string]*rsInfo{}
 	d.st.quorum = map[string]*quorumInfo{}
 	d.st.overrideSince = map[string]time.Time{}
+	if d.overridesFile = opts.OverridesFile; d.overridesFile != "" {
+		over, since, err := readOverrides(d.overridesFile)
+		if err != nil {
+			return nil, err
+		}
+		d.st.in.Overrides, d.st.overrideSince = over, since
+		for _, id := range sortedStrings(over) {
+			_, known := d.st.rsByID[id]
+			d.log.WithFields(logrus.Fields{"rs": id, "override": over[id].String(), "since": since[id].Format(time.RFC3339), "configured": known}).
+				Info("operator override restored")
+		}
+	}
 	d.st.daemons = map[ipvs.DaemonState]bool{}
 	d.status.Store(d.buildStatus())
 	return d, nil

@@ -132,6 +132,7 @@ type rigOpts struct {
 	mem       *ipvs.Memory
 	backend   ipvs.Backend // instead of mem
 	stateFile string
+	overrides string // Options.OverridesFile
 }
 
 func newRig(t *testing.T, src string, o rigOpts) *rig {
@@ -151,8 +152,9 @@ func newRig(t *testing.T, src string, o rigOpts) *rig {
 		Config:    cfg,
 		Load:      r.load,
 		Backend:   backend,
-		StateFile: o.stateFile,
-		Clock:     r.clock,
+		StateFile:     o.stateFile,
+		OverridesFile: o.overrides,
+		Clock:         r.clock,
 		Rand:      rand.New(rand.NewPCG(1, 2)),
 		Log:       logger,
 		RunHook:   r.hooks.run,
@@ -537,6 +539,89 @@ func TestDirectorOverrides(t *testing.T) {
 	}
 	if st := r.d.Status(); len(st.Overrides) != 0 {
 		t.Fatalf("overrides left: %+v", st.Overrides)
+	}
+}
+
+// Overrides are kept in the overrides file: a restarted director starts
+// with them (the drained server is never back at its weight), and a file
+// that cannot be written refuses the override rather than losing it.
+func TestDirectorOverridesSurviveRestart(t *testing.T) {
+	port := freePort(t)
+	a, b := newServer(t, 2, port), newServer(t, 3, port)
+	src := twoServers(a, b, "")
+	file := filepath.Join(t.TempDir(), "lib", "overrides.json")
+	ctx := context.Background()
+	r := newRig(t, src, rigOpts{overrides: file})
+	if err := r.d.SetOverride(ctx, "web/a", OverrideDrain); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.SetOverride(ctx, "web/b", OverrideDisable); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.SetOverride(ctx, "web/b", OverrideNone); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"real_server": "web/a"`) || !strings.Contains(string(raw), `"override": "drain"`) || strings.Contains(string(raw), "web/b") {
+		t.Fatalf("overrides file:\n%s", raw)
+	}
+
+	// The next run adopts the table with web/a at weight 0: no write.
+	writes := r.mem.Writes()
+	r2 := newRig(t, src, rigOpts{mem: r.mem, overrides: file})
+	lineA := fmt.Sprintf("-a -t 192.0.2.1:80 -r %s -m -w 0", a.addr)
+	if !has(r2.kernel(), lineA) || r.mem.Writes() != writes {
+		t.Fatalf("after the restart, %d writes: kernel\n%s", r.mem.Writes()-writes, strings.Join(r2.kernel(), "\n"))
+	}
+	st := r2.d.Status()
+	if len(st.Overrides) != 1 || st.Overrides[0].RealServer != "web/a" || st.Overrides[0].Override != OverrideDrain || !st.Overrides[0].Since.Equal(t0) {
+		t.Fatalf("overrides after the restart: %+v", st.Overrides)
+	}
+	if len(r2.logged("operator override restored")) != 1 {
+		t.Fatal("the restored override was not logged")
+	}
+
+	// An override that cannot be saved is refused and changes nothing
+	// (the file's directory is replaced by a file: even root cannot write).
+	dir := filepath.Dir(file)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.d.SetOverride(ctx, "web/b", OverrideDrain); err == nil || !strings.Contains(err.Error(), "override not applied") {
+		t.Fatalf("unsaveable override: %v", err)
+	}
+	if st := r2.d.Status(); len(st.Overrides) != 1 || !has(r2.kernel(), fmt.Sprintf("-a -t 192.0.2.1:80 -r %s -m -w 1", b.addr)) {
+		t.Fatalf("after a refused override: %+v, kernel\n%s", st.Overrides, strings.Join(r2.kernel(), "\n"))
+	}
+	if len(r2.logged("operator override refused: cannot save it")) != 1 {
+		t.Fatal("the refused override was not logged")
+	}
+	r2.stop()
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// A corrupt file stops New with its name.
+	for _, bad := range []string{"{", `{"overrides":[{"real_server":"web/a","override":"maintenance"}]}`, `{"overrides":[],"extra":1}`} {
+		if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(Options{Config: parse(t, src), Backend: ipvs.NewMemory(ipvs.Table{}), OverridesFile: file})
+		if err == nil || !strings.Contains(err.Error(), file) {
+			t.Fatalf("corrupt overrides file %q: %v", bad, err)
+		}
 	}
 }
 

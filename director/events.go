@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sirupsen/logrus"
@@ -347,13 +348,22 @@ func (d *Director) setOverride(ctx context.Context, id string, o Override) error
 	if was == o {
 		return nil
 	}
+	over, since := maps.Clone(d.st.in.Overrides), maps.Clone(d.st.overrideSince)
 	if o == OverrideNone {
-		delete(d.st.in.Overrides, id)
-		delete(d.st.overrideSince, id)
+		delete(over, id)
+		delete(since, id)
 	} else {
-		d.st.in.Overrides[id] = o
-		d.st.overrideSince[id] = d.clock.Now()
+		over[id], since[id] = o, d.clock.Now()
 	}
+	// Saved first: an override the next run would not know is refused
+	// rather than applied for this run only.
+	if d.overridesFile != "" {
+		if err := writeOverrides(d.overridesFile, over, since); err != nil {
+			d.log.WithError(err).WithFields(logrus.Fields{"rs": id, "override": o.String()}).Error("operator override refused: cannot save it")
+			return fmt.Errorf("override not applied: %w", err)
+		}
+	}
+	d.st.in.Overrides, d.st.overrideSince = over, since
 	f := logrus.Fields{"rs": id, "override": o.String(), "was": was.String()}
 	if known {
 		rep, qcs := d.syncServices(ctx, []string{ref.vs.Name})

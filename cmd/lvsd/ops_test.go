@@ -450,6 +450,51 @@ func TestStaleAndBusySockets(t *testing.T) {
 	}
 }
 
+// lvsd drain is kept in the overrides file: the next daemon starts with
+// the real server drained, and lvsd enable clears it for good.
+func TestOverridesSurviveRestart(t *testing.T) {
+	t.Setenv(memoryEnv, "1")
+	x := &opsDaemon{dir: shortTempDir(t), web1: loopbackServer(t, 1), web2: loopbackServer(t, 2), metricsPort: freeTCPPort(t)}
+	x.cfg, x.socket = filepath.Join(x.dir, "lvsd.hcl"), filepath.Join(x.dir, "lvsd.sock")
+	writeFile(t, x.cfg, opsConfig(x.web1, x.web2, x.metricsPort, 50))
+	file := filepath.Join(x.dir, "state", "overrides.json")
+	start := func() {
+		x.lvsdProc = startLVSD(t, "-c", x.cfg, "--state-file", "", "--overrides-file", file, "--socket", x.socket)
+	}
+	stop := func() {
+		x.signal(syscall.SIGTERM)
+		if err := x.wait(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	overrides := func() []control.OverrideInfo { return x.statusJSON().Overrides }
+	start()
+	if r := x.cli("drain", "web/web1"); r.code != 0 {
+		t.Fatalf("drain: %v", r)
+	}
+	stop()
+	start()
+	x.waitLog(0, 5*time.Second, "operator override restored")
+	if o := overrides(); len(o) != 1 || o[0].RealServer != "web/web1" || o[0].Override != "drain" || !o[0].Configured {
+		t.Fatalf("overrides after the restart: %+v", o)
+	}
+	if r := x.cli("enable", "web/web1"); r.code != 0 {
+		t.Fatalf("enable: %v", r)
+	}
+	stop()
+	start()
+	if o := overrides(); len(o) != 0 {
+		t.Fatalf("overrides after enable and a restart: %+v", o)
+	}
+	// A corrupt file stops the daemon at start, naming it.
+	stop()
+	writeFile(t, file, "{not json")
+	r := cli(t, "run", "-c", x.cfg, "--state-file", "", "--overrides-file", file, "--socket", x.socket)
+	if r.code == 0 || !strings.Contains(r.stderr, "operator overrides "+file) {
+		t.Fatalf("run with a corrupt overrides file: %v", r)
+	}
+}
+
 func TestPermissionDenied(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run the CLI as another user (make test runs as root)")

@@ -48,10 +48,10 @@ without port (10.0.1.11:80, 10.0.1.11), or those under a virtual server
 (web/10.0.1.11). An address the backend has under several virtual servers is
 ambiguous: name one, or give --all for all of them.
 
-The override is a runtime setting of the daemon: applied at once (one kernel
-write per service), shown in lvsd status, logged with who asked, and kept
-across reloads (SIGHUP, lvsd reload) until lvsd enable clears it. It is not
-kept across a restart of the daemon.`
+The override is applied at once (one kernel write per service), shown in
+lvsd status, logged with who asked, and kept across reloads (SIGHUP, lvsd
+reload) and restarts of the daemon (in the overrides file, lvsd run
+--overrides-file) until lvsd enable clears it.`
 
 func newOverrideCmd(verb string) *cobra.Command {
 	var (

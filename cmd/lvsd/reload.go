@@ -22,8 +22,8 @@ warnings, or, for an invalid configuration, its errors with the offending
 lines. A refused reload changes nothing: the daemon keeps running the
 configuration it had.
 
-Operator overrides (drain, disable) survive reloads; checks whose definition
-did not change keep their state.` + "\n" + `
+Operator overrides (drain, disable) survive reloads and restarts; checks
+whose definition did not change keep their state.` + "\n" + `
 Exit status: 0 reloaded, 2 refused (invalid configuration), 1 other
 errors, 3 lvsd is not running, 4 permission denied on the socket.`,
 		Example: `  lvsd reload

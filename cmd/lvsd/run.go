@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,7 @@ func newRunCmd() *cobra.Command {
 		logs      logFlags
 		netns     string
 		stateFile string
+		overrides string
 		socket    string
 	)
 	cmd := &cobra.Command{
@@ -75,13 +77,17 @@ a minute. See docs/operations.md.`,
 					return err
 				}
 			}
-			return runDaemon(cmd.Context(), &flags, logs, stateFile, socket, cmd.ErrOrStderr())
+			if !cmd.Flags().Changed("overrides-file") {
+				overrides = defaultOverridesFile(stateFile)
+			}
+			return runDaemon(cmd.Context(), &flags, logs, stateFile, overrides, socket, cmd.ErrOrStderr())
 		},
 	}
 	flags.register(cmd.Flags())
 	cmd.Flags().StringVar(&logs.level, "log-level", "", "log level, overriding the configuration's logging.level: trace, debug, info, warn, error")
 	cmd.Flags().StringVar(&logs.format, "log-format", "", "log format, overriding the configuration's logging.format: text or json")
 	cmd.Flags().StringVar(&stateFile, "state-file", DefaultStateFile, "`file` recording the IPVS services lvsd owns, so a restarted daemon still removes one that left the configuration meanwhile (\"\": none)")
+	cmd.Flags().StringVar(&overrides, "overrides-file", "", "`file` keeping the operators' overrides (lvsd drain/disable) across restarts (default: overrides.json next to --state-file; \"\" with --state-file \"\")")
 	cmd.Flags().StringVar(&socket, "socket", "", "the control API's unix `socket`, overriding control.socket in the configuration")
 	cmd.Flags().StringVar(&netns, "netns", "", "run inside this network namespace (`path` /run/netns/NAME or /proc/PID/ns/net): its IPVS table, checks and hooks")
 	return cmd
@@ -119,7 +125,16 @@ func hostName() string {
 // process on a host without IPVS replace it (see TestMain).
 var openBackend = func() (daemonBackend, error) { return ipvs.New("") }
 
-func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, socket string, stderr io.Writer) error {
+// defaultOverridesFile keeps the overrides next to the ownership state:
+// /var/lib/lvsd/overrides.json by default, none when there is no state file.
+func defaultOverridesFile(stateFile string) string {
+	if stateFile == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(stateFile), "overrides.json")
+}
+
+func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, overridesFile, socket string, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -195,9 +210,10 @@ func runDaemon(ctx context.Context, flags *configFlags, lf logFlags, stateFile, 
 		Load: func() (*director.Config, hcl.Diagnostics) {
 			return loadRunConfig(flags.path, vars)
 		},
-		Backend:   backend,
-		StateFile: stateFile,
-		Log:       log,
+		Backend:       backend,
+		StateFile:     stateFile,
+		OverridesFile: overridesFile,
+		Log:           log,
 		Ready: func() {
 			if err := notify.send("READY=1", "STATUS=running"); err != nil {
 				dlog.WithError(err).Warn("cannot tell systemd lvsd is ready")
