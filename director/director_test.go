@@ -149,15 +149,15 @@ func newRig(t *testing.T, src string, o rigOpts) *rig {
 		backend = o.backend
 	}
 	d, err := New(Options{
-		Config:    cfg,
-		Load:      r.load,
-		Backend:   backend,
+		Config:        cfg,
+		Load:          r.load,
+		Backend:       backend,
 		StateFile:     o.stateFile,
 		OverridesFile: o.overrides,
 		Clock:         r.clock,
-		Rand:      rand.New(rand.NewPCG(1, 2)),
-		Log:       logger,
-		RunHook:   r.hooks.run,
+		Rand:          rand.New(rand.NewPCG(1, 2)),
+		Log:           logger,
+		RunHook:       r.hooks.run,
 	})
 	if err != nil {
 		t.Fatal(err)
