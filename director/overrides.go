@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lvsd/lvsd/internal/atomicfile"
 )
 
 // The overrides file keeps the operators' overrides (lvsd drain / disable)
@@ -81,26 +83,11 @@ func writeOverrides(path string, over map[string]Override, since map[string]time
 		return err
 	}
 	b = append(b, '\n')
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write the operator overrides: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write the operator overrides: %w", err)
-	}
-	_, err = tmp.Write(b)
+	err = os.MkdirAll(filepath.Dir(path), 0o755)
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = atomicfile.Write(path, b, 0o644, true)
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
 		return fmt.Errorf("write the operator overrides %s: %w", path, err)
 	}
 	return nil

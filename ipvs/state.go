@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lvsd/lvsd/internal/atomicfile"
 )
 
 // The ownership state file is text, one service key per line in
@@ -69,27 +71,11 @@ func writeOwned(path string, keys []ServiceKey) error {
 		b.WriteString(k.String())
 		b.WriteByte('\n')
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b.Bytes())
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+		err = atomicfile.Write(path, b.Bytes(), 0o644, true)
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("write IPVS ownership state %s: %w", path, err)
 	}
 	return nil

@@ -2,12 +2,12 @@ package vrrp
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lvsd/lvsd/internal/atomicfile"
 )
 
 // StateFile keeps a file that always holds the current state of every
@@ -56,26 +56,8 @@ func (f *StateFile) write() error {
 		e := f.entries[k]
 		fmt.Fprintf(&b, "%s %s %s %d %s\n", e.kind, e.name, e.state, e.prio, e.since.UTC().Format(time.RFC3339Nano))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".*")
-	if err != nil {
-		return fmt.Errorf("write state file %s: %w", f.path, err)
-	}
-	if _, err := tmp.WriteString(b.String()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state file %s: %w", f.path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state file %s: %w", f.path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state file %s: %w", f.path, err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		os.Remove(tmp.Name())
+	// A status file for scripts: no fsync on the transition's path.
+	if err := atomicfile.Write(f.path, []byte(b.String()), 0o644, false); err != nil {
 		return fmt.Errorf("write state file %s: %w", f.path, err)
 	}
 	return nil

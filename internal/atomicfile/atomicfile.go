@@ -1,0 +1,44 @@
+// Package atomicfile replaces small state files so that a crash leaves
+// either the old content or the new one, never a mix: the ownership state,
+// the operator overrides and the VRRP state file.
+package atomicfile
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Write replaces path with data, mode perm, through a temporary file in
+// the same directory renamed over it. The directory must exist: callers
+// that keep state create it (MkdirAll), a status file in a missing
+// directory is a configuration mistake to report. With durable
+// the data is synced to disk before the rename; without, a power loss may
+// leave an empty file (good enough for a status file, not for state the
+// next run depends on). The error does not name path: callers say what
+// the file is.
+func Write(path string, data []byte, perm fs.FileMode, durable bool) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
