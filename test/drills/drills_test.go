@@ -157,8 +157,8 @@ func TestKernelDrillMasterRestart(t *testing.T) {
 // client, whose ARP cache lb2 had won, is sent back to lb1.
 func TestKernelDrillSplitBrain(t *testing.T) {
 	d := newDrill(t, scenario.NAT, nil)
+	arps := d.watchClientARP()
 	p := d.prober()
-	m2 := d.Director("lb2").Mark()
 	from := time.Now()
 	if err := d.Topo.Split(d.ctx); err != nil {
 		t.Fatal(err)
@@ -173,14 +173,10 @@ func TestKernelDrillSplitBrain(t *testing.T) {
 	// directors cannot hear each other, so neither can their sync daemons:
 	// a request open at that moment was on a connection lb2 never heard of
 	// and may be reset. That one move is the only failure allowed.
-	split := time.Now()
-	if l := d.Director("lb2").Logged(m2, "entering MASTER"); len(l) > 0 {
-		split = l[0].At()
-	}
+	split := d.clientMoved(arps, "lb2", from)
 	time.Sleep(time.Second)
 	d.acrossMove(p, from, split, "split brain")
 
-	m1 := d.Director("lb1").Mark()
 	healed := time.Now()
 	if err := d.Topo.Heal(d.ctx); err != nil {
 		t.Fatal(err)
@@ -191,12 +187,9 @@ func TestKernelDrillSplitBrain(t *testing.T) {
 	// The client went back to lb1 when lb1, hearing lb2's lower-priority
 	// adverts, announced the VIP again; the requests lb2 carried then were
 	// on connections only lb2 knew (neither synced to the other while
-	// split) and may be reset. Without that line, the client's move is
-	// known only to have happened by now.
-	moved := time.Now()
-	if l := d.Director("lb1").Logged(m1, "lower-priority master heard: announcing the virtual addresses again"); len(l) > 0 {
-		moved = l[0].At()
-	}
+	// split) and may be reset. The move is the first ARP from lb1 the
+	// client received: lb1's log says it only once a minute.
+	moved := d.clientMoved(arps, "lb1", healed)
 	time.Sleep(time.Second)
 	d.acrossMove(p, healed, moved, "after the heal")
 	if h := d.Holders(); len(h) != 1 || h[0] != "lb1" {

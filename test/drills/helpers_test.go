@@ -257,6 +257,35 @@ func (d *drill) master(name string, within time.Duration) time.Time {
 	return at
 }
 
+// watchClientARP records the ARP packets for the VIP the client receives
+// until the test ends.
+func (d *drill) watchClientARP() *scenario.ARPWatch {
+	d.t.Helper()
+	w, err := scenario.WatchARP(d.Topo.Client, "eth0", scenario.VIP)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(w.Stop)
+	return w
+}
+
+// clientMoved is when the client received the first ARP packet for the
+// VIP from name at or after since: when its traffic moved to name.
+func (d *drill) clientMoved(w *scenario.ARPWatch, name string, since time.Time) time.Time {
+	d.t.Helper()
+	mac, err := d.Director(name).Node.MAC("eth0")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	at, ok := w.FirstFrom(mac, since)
+	if !ok {
+		d.t.Fatalf("the client received no ARP for the VIP from %s (%v) since %s; it received %v",
+			name, mac, since.Format("15:04:05.000"), w.Seen(since))
+	}
+	d.t.Logf("the client heard %s announce the VIP %v after %s", name, at.Sub(since).Round(time.Millisecond), since.Format("15:04:05.000"))
+	return at
+}
+
 // clientSends waits until the client's packets for the VIP go to name.
 func (d *drill) clientSends(name string, within time.Duration) {
 	d.t.Helper()

@@ -1,12 +1,17 @@
 package scenario
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/mdlayher/arp"
 	"golang.org/x/net/ipv4"
 )
 
@@ -160,5 +165,98 @@ func (w *AdvertWatch) Count(src netip.Addr) int {
 // Stop stops listening.
 func (w *AdvertWatch) Stop() {
 	w.pc.Close()
+	<-w.done
+}
+
+// ARPWatch records the ARP packets arriving on a node's interface that
+// speak for one address (its sender is that address): when, and with
+// which hardware address. The node's neighbour entry follows them, so for
+// the client and the VIP they are the moments its traffic moved from one
+// director to the other, as the client saw them rather than as a
+// director's log says.
+type ARPWatch struct {
+	c       *arp.Client
+	ip      netip.Addr
+	done    chan struct{}
+	stopped atomic.Bool
+	mu      sync.Mutex
+	seen    []ARPSeen
+}
+
+// ARPSeen is one ARP packet speaking for the watched address.
+type ARPSeen struct {
+	At  time.Time
+	MAC net.HardwareAddr
+}
+
+// WatchARP records the ARP packets for ip that arrive on dev of node.
+func WatchARP(node *Node, dev string, ip netip.Addr) (*ARPWatch, error) {
+	var c *arp.Client
+	if err := node.Do(func() error {
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		c, err = arp.Dial(ifi)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("ARP listener on %s: %w", node.Name, err)
+	}
+	w := &ARPWatch{c: c, ip: ip, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			p, _, err := c.Read()
+			if err != nil {
+				if w.stopped.Load() || errors.Is(err, net.ErrClosed) {
+					return
+				}
+				// A malformed frame is not ours to judge; a socket error
+				// that repeats must not spin.
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			if p.SenderIP != ip {
+				continue
+			}
+			now := time.Now()
+			w.mu.Lock()
+			w.seen = append(w.seen, ARPSeen{At: now, MAC: slices.Clone(p.SenderHardwareAddr)})
+			w.mu.Unlock()
+		}
+	}()
+	return w, nil
+}
+
+// FirstFrom is when the first ARP packet for the address from mac arrived
+// at or after since.
+func (w *ARPWatch) FirstFrom(mac net.HardwareAddr, since time.Time) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.seen {
+		if !s.At.Before(since) && bytes.Equal(s.MAC, mac) {
+			return s.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Seen returns the ARP packets recorded at or after since.
+func (w *ARPWatch) Seen(since time.Time) []ARPSeen {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []ARPSeen
+	for _, s := range w.seen {
+		if !s.At.Before(since) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Stop stops listening.
+func (w *ARPWatch) Stop() {
+	w.stopped.Store(true)
+	w.c.Close()
 	<-w.done
 }
