@@ -12,10 +12,11 @@ import (
 // Write replaces path with data, mode perm, through a temporary file in
 // the same directory renamed over it. The directory must exist: callers
 // that keep state create it (MkdirAll), a status file in a missing
-// directory is a configuration mistake to report. With durable
-// the data is synced to disk before the rename; without, a power loss may
-// leave an empty file (good enough for a status file, not for state the
-// next run depends on). The error does not name path: callers say what
+// directory is a configuration mistake to report. With durable the data
+// is synced to disk before the rename and the directory after it, so the
+// new content survives a power loss; without, a power loss may leave an
+// empty file or the old one (good enough for a status file, not for state
+// the next run depends on). The error does not name path: callers say what
 // the file is.
 func Write(path string, data []byte, perm fs.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
@@ -39,6 +40,16 @@ func Write(path string, data []byte, perm fs.FileMode, durable bool) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
 	}
-	return err
+	if durable {
+		// The rename is in the directory: sync it too. A directory that
+		// cannot be opened or synced (some filesystems refuse) leaves the
+		// file written, as the rename already made it.
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
 }
