@@ -463,6 +463,9 @@ type VRRPInstance struct {
 type VirtualAddress struct {
 	Prefix    netip.Prefix // address and prefix length (/32 or /128 unless given)
 	Interface string       // where it is added: the instance's interface unless set
+	// Excluded: from virtual_addresses_excluded, owned and announced but
+	// not listed in the adverts; either family.
+	Excluded bool `json:",omitempty"`
 }
 
 // Track is a tracked object of a VRRP instance. Weight 0: the instance goes

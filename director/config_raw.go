@@ -267,6 +267,8 @@ type rawVRRPInstance struct {
 	UnicastPeers     *hcl.Attribute `hcl:"unicast_peers,optional"`
 	AuthPass         *hcl.Attribute `hcl:"auth_pass,optional"`
 	VirtualAddresses *hcl.Attribute `hcl:"virtual_addresses,optional"`
+	// keepalived's virtual_ipaddress_excluded
+	VirtualAddressesExcluded *hcl.Attribute `hcl:"virtual_addresses_excluded,optional"`
 
 	GratuitousARP       []*rawGARP  `hcl:"gratuitous_arp,block"`
 	TrackInterfaces     []*rawTrack `hcl:"track_interface,block"`

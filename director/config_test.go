@@ -380,6 +380,8 @@ vrrp_instance "v1" {
   unicast_source    = "192.0.2.11"
   unicast_peers     = ["192.0.2.12"]
   virtual_addresses = ["192.0.2.100/24", { address = "198.51.100.1", interface = "eth1" }]
+  # IPv6 with VRRPv2: owned and announced, not in the adverts
+  virtual_addresses_excluded = ["2001:db8::100/64", { address = "192.0.2.200", interface = "eth1" }]
   gratuitous_arp {
     second_burst_delay = "0s"
   }
@@ -424,6 +426,8 @@ vrrp_sync_group "g" {
 				VirtualAddresses: []VirtualAddress{
 					{Prefix: pfx("192.0.2.100/24"), Interface: "eth0"},
 					{Prefix: pfx("198.51.100.1/32"), Interface: "eth1"},
+					{Prefix: pfx("2001:db8::100/64"), Interface: "eth0", Excluded: true},
+					{Prefix: pfx("192.0.2.200/32"), Interface: "eth1", Excluded: true},
 				},
 				TrackInterfaces:     []Track{{Name: "eth1"}},
 				TrackScripts:        []Track{{Name: "chk", Weight: -20}},

@@ -95,9 +95,12 @@ func (d *decoder) decodeVRRPInstance(r *rawVRRPInstance, cfg *Config, garp Gratu
 		}
 	}
 
-	vi.VirtualAddresses = d.virtualAddresses(r.VirtualAddresses, vi)
+	vi.VirtualAddresses = d.virtualAddresses(r.VirtualAddresses, vi, nil)
 	if len(vi.VirtualAddresses) > 0 {
 		vi.Family = ipvs.FamilyOf(vi.VirtualAddresses[0].Prefix.Addr())
+	}
+	if r.VirtualAddressesExcluded != nil {
+		vi.VirtualAddresses = append(vi.VirtualAddresses, d.virtualAddresses(r.VirtualAddressesExcluded, vi, vi.VirtualAddresses)...)
 	}
 	if vi.Family == ipvs.IPv6 && vi.Version == 2 {
 		d.errAttr(r.VirtualAddresses, "VRRPv2 is IPv4 only", "IPv6 virtual addresses need version = 3 (RFC 5798).")
@@ -210,19 +213,25 @@ func (d *decoder) vrrpNotify(rs []*rawNotify) VRRPNotify {
 
 // virtualAddresses decodes a list whose elements are "ADDR[/LEN]" strings
 // or {address = "ADDR[/LEN]", interface = "IFACE"} objects.
-func (d *decoder) virtualAddresses(a *hcl.Attribute, vi *VRRPInstance) []VirtualAddress {
+// virtualAddresses decodes virtual_addresses, or virtual_addresses_excluded:
+// addresses of either family, none of them in advertised (the instance's
+// virtual_addresses, already decoded).
+func (d *decoder) virtualAddresses(a *hcl.Attribute, vi *VRRPInstance, advertised []VirtualAddress) []VirtualAddress {
+	excluded := a != nil && a.Name == "virtual_addresses_excluded"
 	v, ok := d.eval(a, cty.DynamicPseudoType)
 	if !d.required(a, ok) {
 		return nil
 	}
 	ty := v.Type()
 	if !ty.IsTupleType() && !ty.IsListType() && !ty.IsSetType() {
-		d.errAttr(a, "Invalid virtual_addresses", "virtual_addresses must be a list of \"ADDR/LEN\" strings or {address, interface} objects.")
+		d.errAttr(a, "Invalid "+a.Name, "%s must be a list of \"ADDR/LEN\" strings or {address, interface} objects.", a.Name)
 		return nil
 	}
 	n := v.LengthInt()
 	if n == 0 {
-		d.errAttr(a, "No virtual addresses", "virtual_addresses is empty: a VRRP instance needs at least one address to own.")
+		if !excluded {
+			d.errAttr(a, "No virtual addresses", "virtual_addresses is empty: a VRRP instance needs at least one address to own.")
+		}
 		return nil
 	}
 	ranges := elemRanges(a.Expr, n)
@@ -232,7 +241,7 @@ func (d *decoder) virtualAddresses(a *hcl.Attribute, vi *VRRPInstance) []Virtual
 		i++
 		_, e := it.Element()
 		rng := ranges[i]
-		va := VirtualAddress{Interface: vi.Interface}
+		va := VirtualAddress{Interface: vi.Interface, Excluded: excluded}
 		var s string
 		switch {
 		case e.IsNull():
@@ -285,12 +294,17 @@ func (d *decoder) virtualAddresses(a *hcl.Attribute, vi *VRRPInstance) []Virtual
 			continue
 		}
 		va.Prefix = p
-		if len(out) > 0 && ipvs.FamilyOf(p.Addr()) != ipvs.FamilyOf(out[0].Prefix.Addr()) {
-			d.errAt(rng, "Mixed address families", "%s is %s, the first virtual address %s: a VRRP instance carries one family; put the other in its own vrrp_instance.", p.Addr(), familyName(ipvs.FamilyOf(p.Addr())), familyName(ipvs.FamilyOf(out[0].Prefix.Addr())))
+		if !excluded && len(out) > 0 && ipvs.FamilyOf(p.Addr()) != ipvs.FamilyOf(out[0].Prefix.Addr()) {
+			d.errAt(rng, "Mixed address families", "%s is %s, the first virtual address %s: a VRRP instance carries one family in its adverts; put the other in its own vrrp_instance, or in virtual_addresses_excluded (owned, not advertised).", p.Addr(), familyName(ipvs.FamilyOf(p.Addr())), familyName(ipvs.FamilyOf(out[0].Prefix.Addr())))
 			continue
 		}
-		if slices.ContainsFunc(out, func(x VirtualAddress) bool { return x.Prefix.Addr() == p.Addr() }) {
+		same := func(x VirtualAddress) bool { return x.Prefix.Addr() == p.Addr() }
+		if slices.ContainsFunc(out, same) {
 			d.errAt(rng, "Duplicate virtual address", "%s is listed twice.", p.Addr())
+			continue
+		}
+		if slices.ContainsFunc(advertised, same) {
+			d.errAt(rng, "Duplicate virtual address", "%s is in virtual_addresses too: an address is either advertised or excluded.", p.Addr())
 			continue
 		}
 		out = append(out, va)

@@ -41,7 +41,7 @@ func vrrpConfig(cfg *Config, vi *VRRPInstance) vrrp.Config {
 		c.PreemptDelay = vi.PreemptDelay
 	}
 	for _, va := range vi.VirtualAddresses {
-		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: va.Prefix, Device: va.Interface})
+		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: va.Prefix, Device: va.Interface, Excluded: va.Excluded})
 	}
 	// keepalived's rule: the tracking weights of a sync group's members
 	// are 0 (a failure faults the member, and the group follows), because

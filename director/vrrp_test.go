@@ -61,6 +61,7 @@ vrrp_instance "owner" {
   unicast_source    = "10.0.0.1"
   unicast_peers     = ["10.0.0.2"]
   virtual_addresses = ["10.0.0.101"]
+  virtual_addresses_excluded = ["2001:db8::101/64"]
   gratuitous_arp {
     refresh_interval = "60s"
     refresh_count    = 2
@@ -116,6 +117,8 @@ virtual_server "web" {
 	if o.NoPreempt || o.Version != 2 || o.AuthPass != "pw" || o.SourceAddr != netip.MustParseAddr("10.0.0.1") ||
 		!reflect.DeepEqual(o.Peers, []netip.Addr{netip.MustParseAddr("10.0.0.2")}) ||
 		o.VIPs[0].Prefix != netip.MustParsePrefix("10.0.0.101/32") ||
+		len(o.VIPs) != 2 || o.VIPs[1] != (vrrp.VIP{Prefix: netip.MustParsePrefix("2001:db8::101/64"), Device: "eth0", Excluded: true}) ||
+		o.IPv6() || len(o.Advertised()) != 1 ||
 		o.GARP != (vrrp.GARPConfig{Repeat: 3, Delay: -1, Refresh: time.Minute, RefreshRepeat: 2}) {
 		t.Errorf("owner: %+v", o)
 	}

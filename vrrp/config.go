@@ -46,8 +46,9 @@ type Config struct {
 	// AuthPass enables v2 simple password authentication (first 8 bytes
 	// used, as keepalived does). Not allowed with v3.
 	AuthPass string
-	// VIPs are the virtual addresses, all of one family; the family decides
-	// between IPv4 and IPv6 VRRP. At least one.
+	// VIPs are the virtual addresses. Those in the adverts (not Excluded)
+	// are all of one family, which decides between IPv4 and IPv6 VRRP; at
+	// least one is. Excluded ones may be of either family.
 	VIPs []VIP
 	// GARP tunes the gratuitous ARPs / unsolicited neighbour adverts sent
 	// on becoming master.
@@ -71,6 +72,12 @@ type Config struct {
 type VIP struct {
 	Prefix netip.Prefix // e.g. 10.0.0.100/24; a bare address is /32 or /128
 	Device string       // default Config.Interface
+	// Excluded addresses are owned and announced like the others but not
+	// listed in the adverts (keepalived's virtual_ipaddress_excluded): a
+	// peer compares the advert's list with its own, so both sides must
+	// agree on which addresses are in it. They may be of the other family
+	// (IPv6 addresses with a VRRPv2 instance).
+	Excluded bool
 }
 
 // GARPConfig mirrors keepalived's garp_master_* settings. Zero values take
@@ -158,10 +165,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// IPv6 reports whether the instance runs VRRP over IPv6 (its VIPs are
-// IPv6).
+// IPv6 reports whether the instance runs VRRP over IPv6 (its advertised
+// VIPs are IPv6).
 func (c Config) IPv6() bool {
-	return len(c.VIPs) > 0 && c.VIPs[0].Prefix.Addr().Is6()
+	a := c.Advertised()
+	return len(a) > 0 && a[0].Prefix.Addr().Is6()
+}
+
+// Advertised returns the VIPs listed in the adverts: all but the excluded.
+func (c Config) Advertised() []VIP {
+	var out []VIP
+	for _, v := range c.VIPs {
+		if !v.Excluded {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Validate checks c and returns every problem found, joined.
@@ -213,11 +232,10 @@ func (c Config) Validate() error {
 	if c.NoPreempt && c.Priority == 255 {
 		bad("nopreempt cannot apply to the address owner (priority 255)")
 	}
-	if len(c.VIPs) == 0 {
-		bad("needs at least one virtual address")
-	}
-	if len(c.VIPs) > 255 {
-		bad("%d virtual addresses: an advert carries at most 255", len(c.VIPs))
+	if adv := len(c.Advertised()); adv == 0 {
+		bad("needs at least one virtual address in its adverts (not excluded)")
+	} else if adv > 255 {
+		bad("%d virtual addresses: an advert carries at most 255 (exclude the others from the adverts)", adv)
 	}
 	seen := map[netip.Addr]bool{}
 	for _, v := range c.VIPs {
@@ -226,8 +244,8 @@ func (c Config) Validate() error {
 			bad("virtual address %v is not valid", v.Prefix)
 			continue
 		}
-		if a.Is6() != c.IPv6() {
-			bad("virtual address %v: all addresses of an instance must be one family", v.Prefix)
+		if !v.Excluded && a.Is6() != c.IPv6() {
+			bad("virtual address %v: all the addresses in an instance's adverts must be one family (exclude it from the adverts, or give it an instance of its own)", v.Prefix)
 		}
 		if seen[a] {
 			bad("virtual address %v is listed twice", a)

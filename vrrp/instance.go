@@ -190,9 +190,10 @@ func newInstance(cfg Config, o options, c conn, owner vipOwner, links linkSource
 		o.clock = RealClock{}
 	}
 	log := o.log.WithFields(logrus.Fields{"component": "vrrp", "instance": cfg.Name, "vrid": cfg.VRID})
-	vips := make([]netip.Addr, len(cfg.VIPs))
-	for k, v := range cfg.VIPs {
-		vips[k] = v.Prefix.Addr()
+	// The adverts carry the addresses that are not excluded.
+	var vips []netip.Addr
+	for _, v := range cfg.Advertised() {
+		vips = append(vips, v.Prefix.Addr())
 	}
 	tracks := cfg.Track
 	if !cfg.DontTrackPrimary && cfg.Interface != "" {

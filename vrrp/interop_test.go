@@ -40,7 +40,8 @@ type pair struct {
 	lv         *procNode
 	ka         *kaNode
 	vip        netip.Addr
-	noPreempt  bool // for the next start of either side
+	noPreempt  bool           // for the next start of either side
+	excluded   []netip.Prefix // owned by both sides, in neither's adverts
 	lastMaster string
 }
 
@@ -57,6 +58,9 @@ func (p *pair) startLvsd() {
 	c := labConfig(p.lvName, p.lvPrio, p.mode.version, p.mode.intv, false)
 	c.AuthPass = p.mode.auth
 	c.NoPreempt = p.noPreempt
+	for _, x := range p.excluded {
+		c.VIPs = append(c.VIPs, VIP{Prefix: x, Excluded: true})
+	}
 	if p.mode.unicast {
 		c.Peers = []netip.Addr{p.l.Node(p.kaName).Addr4}
 	}
@@ -64,7 +68,7 @@ func (p *pair) startLvsd() {
 }
 
 func (p *pair) startKeepalived() {
-	s := kaSpec{Prio: p.kaPrio, Version: p.mode.version, Interval: p.mode.intv, AuthPass: p.mode.auth, NoPreempt: p.noPreempt}
+	s := kaSpec{Prio: p.kaPrio, Version: p.mode.version, Interval: p.mode.intv, AuthPass: p.mode.auth, NoPreempt: p.noPreempt, Excluded: p.excluded}
 	if p.mode.unicast {
 		s.Src = p.l.Node(p.kaName).Addr4
 		s.Peers = []netip.Addr{p.l.Node(p.lvName).Addr4}
@@ -143,6 +147,43 @@ func TestInteropKeepalived(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestInteropKeepalivedExcluded: keepalived's virtual_ipaddress_excluded
+// (addresses owned but not in the adverts), here the usual reason for it:
+// IPv6 addresses with a VRRPv2 instance, plus an IPv4 one. A peer drops
+// adverts whose address list differs from its own, so lvsd must leave the
+// same addresses out: then the pair elects one master, and every address,
+// excluded or not, is on it and only on it, through a handover each way.
+func TestInteropKeepalivedExcluded(t *testing.T) {
+	requireKeepalived(t)
+	m := interopMode{name: "v2-pass-multicast", version: 2, intv: time.Second, auth: "s3cr3t"}
+	p := newPair(t, m, true)
+	p.excluded = []netip.Prefix{netip.MustParsePrefix("fd00:200::200/64"), netip.MustParsePrefix("fd00:200::201/64"), netip.MustParsePrefix("10.200.0.200/24")}
+	all := func(who string) {
+		t.Helper()
+		node := p.nodeOf(who)
+		deadline := time.Now().Add(2 * time.Second)
+		for _, x := range p.excluded {
+			for !slices.Equal(p.l.Holders(x.Addr()), []string{node}) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s is master; excluded address %v is on %v", who, x, p.l.Holders(x.Addr()))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+	p.startKeepalived()
+	p.startLvsd()
+	p.agree(p.settle(), "lvsd")
+	all("lvsd")
+	// lvsd hands over to keepalived, and takes the role back.
+	p.stopSide("lvsd")
+	p.agreeAlone("keepalived")
+	all("keepalived")
+	p.startSide("lvsd")
+	p.agree(p.settle(), "lvsd")
+	all("lvsd")
 }
 
 // TestInteropKeepalivedFaults runs the harsher scenarios in v3 multicast at

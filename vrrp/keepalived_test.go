@@ -29,6 +29,7 @@ type kaSpec struct {
 	NoPreempt    bool
 	PreemptDelay time.Duration
 	IPv6         bool
+	Excluded     []netip.Prefix // virtual_ipaddress_excluded
 }
 
 type kaNode struct {
@@ -71,7 +72,15 @@ func (s kaSpec) config(node string) string {
 	if s.IPv6 {
 		vip = labVIP6
 	}
-	fmt.Fprintf(&b, "  virtual_ipaddress {\n    %v dev eth0\n  }\n}\n", vip)
+	fmt.Fprintf(&b, "  virtual_ipaddress {\n    %v dev eth0\n  }\n", vip)
+	if len(s.Excluded) > 0 {
+		b.WriteString("  virtual_ipaddress_excluded {\n")
+		for _, p := range s.Excluded {
+			fmt.Fprintf(&b, "    %v dev eth0\n", p)
+		}
+		b.WriteString("  }\n")
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 

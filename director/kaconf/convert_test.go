@@ -681,10 +681,15 @@ vrrp_instance VI_B {
 			t.Errorf("timeouts %+v", to)
 		}
 	})
-	t.Run("excluded addresses are advertised", func(t *testing.T) {
-		cfg, warns, _ := importSrc(t, "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n192.0.2.1\n}\nvirtual_ipaddress_excluded {\n192.0.2.2\n192.0.2.3\n}\n}\n")
-		if n := len(onlyVI(t, cfg).VirtualAddresses); n != 3 || !hasWarning(warns, "split brain") {
-			t.Errorf("%d addresses, warnings %v", n, warns)
+	t.Run("excluded addresses stay out of the adverts", func(t *testing.T) {
+		cfg, warns, _ := importSrc(t, "vrrp_instance V {\ninterface eth0\nversion 2\nvirtual_router_id 1\nvirtual_ipaddress {\n192.0.2.1\n}\nvirtual_ipaddress_excluded {\n192.0.2.2\n2001:db8::3/64 dev eth1\n}\n}\n")
+		want := []director.VirtualAddress{
+			{Prefix: netip.MustParsePrefix("192.0.2.1/32"), Interface: "eth0"},
+			{Prefix: netip.MustParsePrefix("192.0.2.2/32"), Interface: "eth0", Excluded: true},
+			{Prefix: netip.MustParsePrefix("2001:db8::3/64"), Interface: "eth1", Excluded: true},
+		}
+		if got := onlyVI(t, cfg).VirtualAddresses; !slices.Equal(got, want) || len(warns) != 0 {
+			t.Errorf("addresses %v, warnings %v", got, warns)
 		}
 	})
 	t.Run("instance without addresses is left out", func(t *testing.T) {

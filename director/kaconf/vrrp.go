@@ -371,20 +371,8 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 		kept = append(kept, v)
 	}
 	vips = kept
-	if len(excluded) > 0 {
-		var ex []vip
-		for _, v := range excluded {
-			if (v.addr.Is6() && family == 4) || (v.addr.Is4() && family == 6) {
-				c.warn(v.pos, "virtual_ipaddress_excluded %s: lvsd keeps one address family per instance; left out (put it in an instance of its own)", v.prefix)
-				continue
-			}
-			ex = append(ex, v)
-		}
-		if len(ex) > 0 {
-			c.warn(ex[0].pos, "virtual_ipaddress_excluded: lvsd has no addresses that are owned but not advertised, so these are added to virtual_addresses and advertised; while a keepalived peer still runs, it rejects the adverts (their address count differs: split brain) — migrate both nodes together, or move the excluded addresses to an instance of their own on both")
-			vips = append(vips, ex...)
-		}
-	}
+	// virtual_ipaddress_excluded maps as it is: owned, announced, not in
+	// the adverts, either family (lvsd's virtual_addresses_excluded).
 	if len(vips) == 0 {
 		c.warn(n.Pos, "vrrp_instance %q has no virtual_ipaddress: lvsd needs at least one address per instance; ignored (with its sync group membership and tracking)", orig)
 		return nil
@@ -517,6 +505,9 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 		c.warn(n.Pos, "auth_pass without auth_type PASS: keepalived sends no authentication; neither does lvsd")
 	}
 	b.set("virtual_addresses", c.vipValue(vips, iface))
+	if len(excluded) > 0 {
+		b.set("virtual_addresses_excluded", c.vipValue(excluded, iface))
+	}
 	if garp != nil && len(garp.items) > 0 {
 		b.add(garp)
 	}

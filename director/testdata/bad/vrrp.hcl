@@ -74,3 +74,17 @@ vrrp_instance "bad name!" { # error@15: vrrp_instance name "bad name!"
   vrid              = 9
   virtual_addresses = ["192.0.2.120/24"]
 }
+
+vrrp_instance "excluded" {
+  interface                  = "eth4"
+  vrid                       = 60
+  version                    = 2
+  virtual_addresses          = ["192.0.2.120/24"]
+  virtual_addresses_excluded = ["2001:db8::120/64", "192.0.2.120", "2001:db8::120", 7] # error@53: is in virtual_addresses too | error@68: is listed twice | error@85: Invalid virtual address
+}
+
+vrrp_instance "excluded-only" { # error@1: "virtual_addresses" is required
+  interface                  = "eth5"
+  vrid                       = 61
+  virtual_addresses_excluded = ["192.0.2.121"]
+}

@@ -7,12 +7,13 @@ node_name = "unsupported"
 
 # from keepalived.conf:23
 vrrp_instance "VI_X" {
-  interface         = "eth0"
-  vrid              = 250
-  priority          = 100
-  version           = 2 # keepalived's default (lvsd's is 3): the adverts stay v2
-  advert_interval   = "1s"
-  virtual_addresses = ["192.0.2.250/24", "192.0.2.251/24"]
+  interface                  = "eth0"
+  vrid                       = 250
+  priority                   = 100
+  version                    = 2 # keepalived's default (lvsd's is 3): the adverts stay v2
+  advert_interval            = "1s"
+  virtual_addresses          = ["192.0.2.250/24"]
+  virtual_addresses_excluded = ["192.0.2.251/24", "2001:db8::251/64"]
 }
 
 # from keepalived.conf:50
