@@ -422,6 +422,7 @@ type VRRPScript struct {
 	Rise     int
 	Fall     int
 	Weight   int    // default weight for track_script
+	Reverse  bool   `json:",omitempty"` // default reverse for track_script
 	User     string `json:",omitempty"`
 
 	DefRange hcl.Range `json:"-"`
@@ -471,9 +472,12 @@ type VirtualAddress struct {
 // Track is a tracked object of a VRRP instance. Weight 0: the instance goes
 // to FAULT while the object is down. Negative: the priority is lowered by
 // -Weight while it is down. Positive: raised by Weight while it is up.
+// Reverse turns the adjustment round, as keepalived's `weight W reverse`
+// does: lowered while up, raised while down, FAULT while up for weight 0.
 type Track struct {
-	Name   string
-	Weight int
+	Name    string
+	Weight  int
+	Reverse bool `json:",omitempty"`
 }
 
 // GratuitousARP controls the gratuitous ARPs (IPv4) and unsolicited

@@ -248,6 +248,7 @@ type rawVRRPScript struct {
 	Rise     *hcl.Attribute `hcl:"rise,optional"`
 	Fall     *hcl.Attribute `hcl:"fall,optional"`
 	Weight   *hcl.Attribute `hcl:"weight,optional"`
+	Reverse  *hcl.Attribute `hcl:"reverse,optional"`
 	User     *hcl.Attribute `hcl:"user,optional"`
 }
 
@@ -283,6 +284,7 @@ type rawTrack struct {
 	LabelRange hcl.Range      `hcl:"name,label_range"`
 	DefRange   hcl.Range      `hcl:",def_range"`
 	Weight     *hcl.Attribute `hcl:"weight,optional"`
+	Reverse    *hcl.Attribute `hcl:"reverse,optional"`
 }
 
 type rawSyncGroup struct {

@@ -362,6 +362,7 @@ vrrp {
 vrrp_script "chk" {
   command = ["/usr/bin/pgrep", "haproxy"]
   weight  = -20
+  reverse = true
 }
 virtual_server "web" {
   address = "192.0.2.100:80"
@@ -401,7 +402,8 @@ vrrp_instance "v2" {
   advert_interval   = "100ms"
   virtual_addresses = ["192.0.2.101"]
   track_script "chk" {
-    weight = 10
+    weight  = 10
+    reverse = false # the script's reverse, turned back
   }
 }
 vrrp_sync_group "g" {
@@ -412,7 +414,7 @@ vrrp_sync_group "g" {
 }`,
 		want: func(c *Config) {
 			c.IPVS.SyncDaemon = &SyncDaemon{Interface: "eth0", Role: SyncFollow, VRRPInstance: "v1", SyncID: 51}
-			c.VRRPScripts = []*VRRPScript{{Name: "chk", Command: []string{"/usr/bin/pgrep", "haproxy"}, Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Weight: -20}}
+			c.VRRPScripts = []*VRRPScript{{Name: "chk", Command: []string{"/usr/bin/pgrep", "haproxy"}, Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1, Weight: -20, Reverse: true}}
 			c.VirtualServers = []*VirtualServer{{
 				Name: "web", Services: []ipvs.ServiceKey{tcp4("192.0.2.100:80")}, Family: ipvs.IPv4,
 				Scheduler: "wlc", Forward: ipvs.NAT, DrainTimeout: time.Minute, Quorum: 1,
@@ -430,7 +432,7 @@ vrrp_sync_group "g" {
 					{Prefix: pfx("192.0.2.200/32"), Interface: "eth1", Excluded: true},
 				},
 				TrackInterfaces:     []Track{{Name: "eth1"}},
-				TrackScripts:        []Track{{Name: "chk", Weight: -20}},
+				TrackScripts:        []Track{{Name: "chk", Weight: -20, Reverse: true}},
 				TrackVirtualServers: []Track{{Name: "web", Weight: -50}},
 				GratuitousARP:       GratuitousARP{Count: 2, RefreshCount: 1},
 				SyncGroup:           "g",
@@ -439,7 +441,7 @@ vrrp_sync_group "g" {
 				Name: "v2", Interface: "eth0", VRID: 52, Priority: 255, Version: 3, AdvertInterval: 100 * time.Millisecond,
 				Preempt: true, Family: ipvs.IPv4,
 				VirtualAddresses: []VirtualAddress{{Prefix: pfx("192.0.2.101/32"), Interface: "eth0"}},
-				TrackScripts:     []Track{{Name: "chk", Weight: 10}},
+				TrackScripts:     []Track{{Name: "chk", Weight: 10, Reverse: false}},
 				GratuitousARP:    GratuitousARP{Count: 2, SecondBurstDelay: 5 * time.Second, RefreshCount: 1},
 				SyncGroup:        "g",
 			}}

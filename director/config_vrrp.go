@@ -39,6 +39,9 @@ func (d *decoder) decodeVRRPScript(r *rawVRRPScript) *VRRPScript {
 	if v, ok := d.integer(r.Weight, -maxTrackWeight, maxTrackWeight); ok {
 		s.Weight = int(v)
 	}
+	if v, ok := d.boolean(r.Reverse); ok {
+		s.Reverse = v
+	}
 	if u, ok := d.str(r.User); ok {
 		if u == "" || strings.ContainsAny(u, ": \t/") {
 			d.errAttr(r.User, "Invalid user", "%q is not a user name.", u)
@@ -149,17 +152,17 @@ func (d *decoder) decodeVRRPInstance(r *rawVRRPInstance, cfg *Config, garp Gratu
 	}
 
 	d.decodeGARP(single(d, r.GratuitousARP, "gratuitous_arp"), &vi.GratuitousARP)
-	vi.TrackInterfaces = d.tracks(r.TrackInterfaces, "track_interface", func(t *rawTrack) (int, bool) {
+	vi.TrackInterfaces = d.tracks(r.TrackInterfaces, "track_interface", func(t *rawTrack) (Track, bool) {
 		if !ifaceRE.MatchString(t.Name) {
 			d.errAt(t.LabelRange, "Invalid interface name", "%q is not an interface name.", t.Name)
-			return 0, false
+			return Track{}, false
 		}
-		return 0, true
+		return Track{}, true
 	})
-	vi.TrackScripts = d.tracks(r.TrackScripts, "track_script", func(t *rawTrack) (int, bool) {
+	vi.TrackScripts = d.tracks(r.TrackScripts, "track_script", func(t *rawTrack) (Track, bool) {
 		for _, s := range cfg.VRRPScripts {
 			if s.Name == t.Name {
-				return s.Weight, true
+				return Track{Weight: s.Weight, Reverse: s.Reverse}, true
 			}
 		}
 		names := make([]string, len(cfg.VRRPScripts))
@@ -167,18 +170,18 @@ func (d *decoder) decodeVRRPInstance(r *rawVRRPInstance, cfg *Config, garp Gratu
 			names[i] = s.Name
 		}
 		d.errAt(t.LabelRange, "Unknown vrrp_script", "No vrrp_script %q is declared.%s", t.Name, suggest(t.Name, names))
-		return 0, false
+		return Track{}, false
 	})
-	vi.TrackVirtualServers = d.tracks(r.TrackVirtualServers, "track_virtual_server", func(t *rawTrack) (int, bool) {
+	vi.TrackVirtualServers = d.tracks(r.TrackVirtualServers, "track_virtual_server", func(t *rawTrack) (Track, bool) {
 		if cfg.VirtualServer(t.Name) != nil {
-			return 0, true
+			return Track{}, true
 		}
 		names := make([]string, len(cfg.VirtualServers))
 		for i, vs := range cfg.VirtualServers {
 			names[i] = vs.Name
 		}
 		d.errAt(t.LabelRange, "Unknown virtual_server", "No virtual_server %q is declared.%s", t.Name, suggest(t.Name, names))
-		return 0, false
+		return Track{}, false
 	})
 	vi.Notify = d.vrrpNotify(r.Notify)
 	return vi
@@ -186,7 +189,9 @@ func (d *decoder) decodeVRRPInstance(r *rawVRRPInstance, cfg *Config, garp Gratu
 
 // tracks decodes track_* blocks; resolve validates the name and returns
 // the default weight.
-func (d *decoder) tracks(rs []*rawTrack, what string, resolve func(*rawTrack) (int, bool)) []Track {
+// tracks decodes track_* blocks; resolve checks the name and gives the
+// defaults (a vrrp_script's weight and reverse).
+func (d *decoder) tracks(rs []*rawTrack, what string, resolve func(*rawTrack) (Track, bool)) []Track {
 	var out []Track
 	seen := map[string]hcl.Range{}
 	for _, r := range rs {
@@ -195,12 +200,16 @@ func (d *decoder) tracks(rs []*rawTrack, what string, resolve func(*rawTrack) (i
 			continue
 		}
 		seen[r.Name] = r.LabelRange
-		w, ok := resolve(r)
+		t, ok := resolve(r)
 		if v, wok := d.integer(r.Weight, -maxTrackWeight, maxTrackWeight); wok {
-			w = int(v)
+			t.Weight = int(v)
+		}
+		if v, rok := d.boolean(r.Reverse); rok {
+			t.Reverse = v
 		}
 		if ok {
-			out = append(out, Track{Name: r.Name, Weight: w})
+			t.Name = r.Name
+			out = append(out, t)
 		}
 	}
 	return out
@@ -212,10 +221,9 @@ func (d *decoder) vrrpNotify(rs []*rawNotify) VRRPNotify {
 }
 
 // virtualAddresses decodes a list whose elements are "ADDR[/LEN]" strings
-// or {address = "ADDR[/LEN]", interface = "IFACE"} objects.
-// virtualAddresses decodes virtual_addresses, or virtual_addresses_excluded:
-// addresses of either family, none of them in advertised (the instance's
-// virtual_addresses, already decoded).
+// or {address = "ADDR[/LEN]", interface = "IFACE"} objects: the
+// virtual_addresses, or the virtual_addresses_excluded (either family, none
+// of them in advertised, the instance's virtual_addresses).
 func (d *decoder) virtualAddresses(a *hcl.Attribute, vi *VRRPInstance, advertised []VirtualAddress) []VirtualAddress {
 	excluded := a != nil && a.Name == "virtual_addresses_excluded"
 	v, ok := d.eval(a, cty.DynamicPseudoType)

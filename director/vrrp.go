@@ -55,13 +55,13 @@ func vrrpConfig(cfg *Config, vi *VRRPInstance) vrrp.Config {
 		return w
 	}
 	for _, t := range vi.TrackInterfaces {
-		c.Track = append(c.Track, vrrp.Track{Kind: vrrp.TrackInterface, Name: t.Name, Weight: weight(t.Weight)})
+		c.Track = append(c.Track, vrrp.Track{Kind: vrrp.TrackInterface, Name: t.Name, Weight: weight(t.Weight), Reverse: t.Reverse})
 	}
 	for _, t := range vi.TrackScripts {
-		c.Track = append(c.Track, vrrp.Track{Kind: vrrp.TrackScript, Name: t.Name, Weight: weight(t.Weight)})
+		c.Track = append(c.Track, vrrp.Track{Kind: vrrp.TrackScript, Name: t.Name, Weight: weight(t.Weight), Reverse: t.Reverse})
 	}
 	for _, t := range vi.TrackVirtualServers {
-		c.Track = append(c.Track, vrrp.Track{Kind: vrrp.TrackExternal, Name: vsTrackKey(t.Name), Weight: weight(t.Weight)})
+		c.Track = append(c.Track, vrrp.Track{Kind: vrrp.TrackExternal, Name: vsTrackKey(t.Name), Weight: weight(t.Weight), Reverse: t.Reverse})
 	}
 	return c
 }

@@ -40,7 +40,10 @@ vrrp_instance "a" {
   virtual_addresses = ["10.0.0.100/24", { address = "10.1.0.1/24", interface = "eth1" }]
   preempt_delay     = "30s"
   track_script "chk" {}
-  track_interface "eth1" { weight = -10 }
+  track_interface "eth1" {
+    weight  = -10
+    reverse = true
+  }
   track_virtual_server "web" {}
   notify "master" {
     command = ["/bin/m"]
@@ -100,7 +103,7 @@ virtual_server "web" {
 		},
 		GARP: vrrp.GARPConfig{Repeat: 3, Delay: -1, RefreshRepeat: 1},
 		Track: []vrrp.Track{
-			{Kind: vrrp.TrackInterface, Name: "eth1", Weight: -10},
+			{Kind: vrrp.TrackInterface, Name: "eth1", Weight: -10, Reverse: true},
 			{Kind: vrrp.TrackScript, Name: "chk", Weight: -20},
 			{Kind: vrrp.TrackExternal, Name: "vs:web", Weight: 0},
 		},

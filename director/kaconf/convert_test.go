@@ -599,32 +599,39 @@ vrrp_instance VI {
   }
   track_script {
     chk
-    chk2 weight 10
+    chk2 weight 10 reverse
   }
   track_interface {
     eth0
     eth1
     eth2 weight -30
+    eth3 weight 0 reverse
   }
   notify_master "/bin/notify master"
   notify "/bin/notify-any"
 }`)
 		s := cfg.VRRPScripts[0]
-		if !slices.Equal(s.Command, []string{"/usr/bin/killall", "-0", "haproxy"}) || s.Interval != 2*time.Second || s.Timeout != time.Second || s.Weight != -20 || s.Rise != 2 || s.Fall != 3 || s.User != "haproxy" {
+		if !slices.Equal(s.Command, []string{"/usr/bin/killall", "-0", "haproxy"}) || s.Interval != 2*time.Second || s.Timeout != time.Second || s.Weight != -20 || !s.Reverse || s.Rise != 2 || s.Fall != 3 || s.User != "haproxy" {
 			t.Errorf("script %+v", s)
 		}
 		vi := onlyVI(t, cfg)
-		if !slices.Equal(vi.TrackScripts, []director.Track{{Name: "chk", Weight: -20}, {Name: "chk2", Weight: 10}}) {
+		if !slices.Equal(vi.TrackScripts, []director.Track{{Name: "chk", Weight: -20, Reverse: true}, {Name: "chk2", Weight: 10, Reverse: true}}) {
 			t.Errorf("track scripts %v", vi.TrackScripts)
 		}
-		if !slices.Equal(vi.TrackInterfaces, []director.Track{{Name: "eth1"}, {Name: "eth2", Weight: -30}}) {
+		if !slices.Equal(vi.TrackInterfaces, []director.Track{{Name: "eth1"}, {Name: "eth2", Weight: -30}, {Name: "eth3", Reverse: true}}) {
 			t.Errorf("track interfaces %v", vi.TrackInterfaces)
 		}
 		if vi.Notify.Master == nil || vi.Notify.Any == nil || vi.Notify.Master.Command[1] != "master" {
 			t.Errorf("notify %+v", vi.Notify)
 		}
-		if !hasWarning(warns, "reverse") {
+		if hasWarning(warns, "reverse") {
 			t.Errorf("warnings %v", warns)
+		}
+	})
+	t.Run("track_script noreverse overrides the script's reverse", func(t *testing.T) {
+		cfg, _, _ := importSrc(t, "vrrp_script chk {\nscript /bin/true\nweight 5 reverse\n}\nvrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n192.0.2.1\n}\ntrack_script {\nchk weight 5 noreverse\n}\n}\n")
+		if got := onlyVI(t, cfg).TrackScripts; !slices.Equal(got, []director.Track{{Name: "chk", Weight: 5}}) {
+			t.Errorf("track scripts %v", got)
 		}
 	})
 	t.Run("sync group and the sync daemon", func(t *testing.T) {

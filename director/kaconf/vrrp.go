@@ -12,8 +12,9 @@ import (
 // ---- vrrp_script ----
 
 type scriptState struct {
-	name   string // lvsd name
-	weight int    // the script's default tracking weight
+	name    string // lvsd name
+	weight  int    // the script's default tracking weight
+	reverse bool   // and its direction
 }
 
 func (c *conv) vrrpScript(n *Node) *hblock {
@@ -57,9 +58,7 @@ func (c *conv) vrrpScript(n *Node) *hblock {
 			if v, ok := c.uintArg(s, 0, -253, 253); ok {
 				weight = v
 			}
-			if s.Arg(1) == "reverse" {
-				c.warn(s.Pos, "weight %s reverse: lvsd has no reverse tracking; imported without reverse, so the priority moves the other way round — rework the script's exit status", s.Arg(0))
-			}
+			st.reverse = s.Arg(1) == "reverse"
 		case "rise":
 			if v, ok := c.uintArg(s, 0, 1, 1000); ok {
 				rise = v
@@ -102,6 +101,9 @@ func (c *conv) vrrpScript(n *Node) *hblock {
 	}
 	if weight != 0 {
 		b.setInt("weight", weight)
+	}
+	if st.reverse {
+		b.setBool("reverse", true)
 	}
 	if user != "" {
 		b.setString("user", user)
@@ -641,33 +643,53 @@ func (c *conv) garpSetting(s *Node, b *hblock) {
 	}
 }
 
-// trackWeight parses "NAME [weight W [reverse|noreverse|no_reverse]]".
-func (c *conv) trackWeight(t *Node) (int64, bool, bool) {
+// trackOpts is what follows a tracked object's name.
+type trackOpts struct {
+	weight    int64
+	hasWeight bool
+	// reverse is set by "reverse" and cleared by "noreverse"/"no_reverse";
+	// hasReverse says whether either was written.
+	reverse, hasReverse bool
+}
+
+// trackWeight parses "NAME [weight W [reverse|noreverse|no_reverse]]";
+// false when keepalived ignores the whole line.
+func (c *conv) trackWeight(t *Node) (trackOpts, bool) {
+	var o trackOpts
 	args := t.Args()
 	if len(args) == 0 {
-		return 0, false, true
+		return o, true
 	}
 	if args[0] != "weight" || len(args) < 2 {
 		c.warn(t.Pos, "%s %s: expected \"weight N\"; the options are ignored", t.Keyword(), strings.Join(args, " "))
-		return 0, false, true
+		return o, true
 	}
 	w, err := strconv.ParseInt(args[1], 10, 64)
 	if err != nil || w < -253 || w > 253 {
 		c.warn(t.Pos, "%s weight %s: not in [-253, 253]; ignored (keepalived ignores it too)", t.Keyword(), args[1])
-		return 0, false, false
+		return o, false
 	}
-	if len(args) > 2 && args[2] == "reverse" {
-		c.warn(t.Pos, "%s weight %s reverse: lvsd has no reverse tracking; imported without reverse (the priority moves the other way round)", t.Keyword(), args[1])
+	o.weight, o.hasWeight = w, true
+	if len(args) > 2 {
+		switch args[2] {
+		case "reverse":
+			o.reverse, o.hasReverse = true, true
+		case "noreverse", "no_reverse":
+			o.hasReverse = true
+		default:
+			c.warn(t.Pos, "%s weight %s %s: expected reverse or noreverse; ignored", t.Keyword(), args[1], args[2])
+		}
 	}
-	return w, true, true
+	return o, true
 }
 
 func (c *conv) trackInterface(b *hblock, t *Node, iface string, g *groupState, seen map[string]bool) {
 	name := t.Keyword()
-	w, hasW, ok := c.trackWeight(t)
+	o, ok := c.trackWeight(t)
 	if !ok {
 		return
 	}
+	w, hasW := o.weight, o.hasWeight
 	if name == iface && !hasW {
 		c.note(t.Pos, "track_interface %s is the instance's own interface, which is always tracked (keepalived ignores it too)", name)
 		return
@@ -684,6 +706,9 @@ func (c *conv) trackInterface(b *hblock, t *Node, iface string, g *groupState, s
 	if hasW && w != 0 {
 		tb.setInt("weight", w)
 	}
+	if o.reverse {
+		tb.setBool("reverse", true)
+	}
 }
 
 func (c *conv) trackScript(b *hblock, t *Node, g *groupState, seen map[string]bool) {
@@ -693,10 +718,11 @@ func (c *conv) trackScript(b *hblock, t *Node, g *groupState, seen map[string]bo
 		c.warn(t.Pos, "track_script %s: no vrrp_script of that name is imported; ignored", orig)
 		return
 	}
-	w, hasW, ok := c.trackWeight(t)
+	o, ok := c.trackWeight(t)
 	if !ok {
 		return
 	}
+	w, hasW := o.weight, o.hasWeight
 	eff := sc.weight
 	if hasW {
 		eff = int(w)
@@ -712,6 +738,9 @@ func (c *conv) trackScript(b *hblock, t *Node, g *groupState, seen map[string]bo
 	tb := b.add(newBlock("track_script", sc.name))
 	if hasW && int(w) != sc.weight {
 		tb.setInt("weight", w)
+	}
+	if o.hasReverse && o.reverse != sc.reverse {
+		tb.setBool("reverse", o.reverse)
 	}
 }
 
