@@ -443,7 +443,10 @@ type VRRPInstance struct {
 	// are set, multicast otherwise.
 	UnicastSource netip.Addr
 	UnicastPeers  []netip.Addr `json:",omitempty"`
-	AuthPass      string       `json:",omitempty"` // v2 PASS authentication
+	// MulticastGroup replaces 224.0.0.18 / ff02::12 (keepalived's
+	// mcast_dst_ip); zero: the RFCs' group.
+	MulticastGroup netip.Addr `json:",omitzero"`
+	AuthPass       string     `json:",omitempty"` // v2 PASS authentication
 	// Family is the family of the virtual addresses (and of the adverts).
 	Family           ipvs.Family
 	VirtualAddresses []VirtualAddress

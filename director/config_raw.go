@@ -266,6 +266,7 @@ type rawVRRPInstance struct {
 	PreemptDelay     *hcl.Attribute `hcl:"preempt_delay,optional"`
 	UnicastSource    *hcl.Attribute `hcl:"unicast_source,optional"`
 	UnicastPeers     *hcl.Attribute `hcl:"unicast_peers,optional"`
+	MulticastGroup   *hcl.Attribute `hcl:"multicast_group,optional"`
 	AuthPass         *hcl.Attribute `hcl:"auth_pass,optional"`
 	VirtualAddresses *hcl.Attribute `hcl:"virtual_addresses,optional"`
 	// keepalived's virtual_ipaddress_excluded

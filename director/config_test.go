@@ -401,6 +401,7 @@ vrrp_instance "v2" {
   priority          = 255
   advert_interval   = "100ms"
   virtual_addresses = ["192.0.2.101"]
+  multicast_group   = "224.0.0.88"
   track_script "chk" {
     weight  = 10
     reverse = false # the script's reverse, turned back
@@ -439,7 +440,8 @@ vrrp_sync_group "g" {
 				Notify:              VRRPNotify{Master: &Hook{Command: []string{"/bin/notify"}, Timeout: 30 * time.Second}},
 			}, {
 				Name: "v2", Interface: "eth0", VRID: 52, Priority: 255, Version: 3, AdvertInterval: 100 * time.Millisecond,
-				Preempt: true, Family: ipvs.IPv4,
+				MulticastGroup: ip("224.0.0.88"),
+				Preempt:        true, Family: ipvs.IPv4,
 				VirtualAddresses: []VirtualAddress{{Prefix: pfx("192.0.2.101/32"), Interface: "eth0"}},
 				TrackScripts:     []Track{{Name: "chk", Weight: 10, Reverse: false}},
 				GratuitousARP:    GratuitousARP{Count: 2, SecondBurstDelay: 5 * time.Second, RefreshCount: 1},

@@ -140,6 +140,18 @@ func (d *decoder) decodeVRRPInstance(r *rawVRRPInstance, cfg *Config, garp Gratu
 	if r.UnicastSource != nil && r.UnicastPeers == nil {
 		d.errAt(r.UnicastSource.NameRange, "unicast_source without peers", "unicast_source only applies in unicast mode: list the other nodes in unicast_peers.")
 	}
+	if ip, ok := d.addr(r.MulticastGroup); ok {
+		switch {
+		case !ip.IsMulticast():
+			d.errAttr(r.MulticastGroup, "Invalid multicast_group", "%s is not a multicast address (224.0.0.0/4, ff00::/8).", ip)
+		case vi.Family != 0 && ipvs.FamilyOf(ip) != vi.Family:
+			d.errAttr(r.MulticastGroup, "Mixed address families", "multicast_group %s is %s, the virtual addresses %s.", ip, familyName(ipvs.FamilyOf(ip)), familyName(vi.Family))
+		case r.UnicastPeers != nil:
+			d.errAttr(r.MulticastGroup, "multicast_group with unicast_peers", "The adverts go to unicast_peers, so the group is not used: remove one of the two.")
+		default:
+			vi.MulticastGroup = ip
+		}
+	}
 	if s, ok := d.str(r.AuthPass); ok {
 		switch {
 		case vi.Version != 2:

@@ -33,6 +33,7 @@ func vrrpConfig(cfg *Config, vi *VRRPInstance) vrrp.Config {
 		NoPreempt:  !vi.Preempt && vi.Priority != 255,
 		SourceAddr: vi.UnicastSource,
 		Peers:      slices.Clone(vi.UnicastPeers),
+		Group:      vi.MulticastGroup,
 		AuthPass:   vi.AuthPass,
 		GARP:       vrrpGARP(vi.GratuitousARP),
 		Notify:     vrrpNotify(cfg, vi.Notify),

@@ -38,6 +38,7 @@ vrrp_instance "a" {
   interface         = "eth0"
   vrid              = 51
   virtual_addresses = ["10.0.0.100/24", { address = "10.1.0.1/24", interface = "eth1" }]
+  multicast_group   = "224.0.0.88"
   preempt_delay     = "30s"
   track_script "chk" {}
   track_interface "eth1" {
@@ -96,7 +97,7 @@ virtual_server "web" {
 	a := vrrpConfig(cfg, cfg.VRRPInstance("a"))
 	want := vrrp.Config{
 		Name: "a", Interface: "eth0", VRID: 51, Priority: 100, Version: 3, AdvertInterval: time.Second,
-		PreemptDelay: 30 * time.Second,
+		PreemptDelay: 30 * time.Second, Group: netip.MustParseAddr("224.0.0.88"),
 		VIPs: []vrrp.VIP{
 			{Prefix: netip.MustParsePrefix("10.0.0.100/24"), Device: "eth0"},
 			{Prefix: netip.MustParsePrefix("10.1.0.1/24"), Device: "eth1"},

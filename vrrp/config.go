@@ -40,6 +40,10 @@ type Config struct {
 	// Peers switches to unicast: adverts go to each peer instead of the
 	// multicast group, and only adverts from peers are accepted.
 	Peers []netip.Addr
+	// Group is the multicast group the adverts go to and are received on
+	// (keepalived's mcast_dst_ip, vrrp_mcast_group4/6). Zero: the RFCs'
+	// 224.0.0.18 or ff02::12. Not with Peers.
+	Group netip.Addr
 	// UnicastAnyTTL accepts unicast adverts with any TTL (peers behind
 	// routers). Off: TTL must be 255 as the RFCs require.
 	UnicastAnyTTL bool
@@ -172,6 +176,18 @@ func (c Config) IPv6() bool {
 	return len(a) > 0 && a[0].Prefix.Addr().Is6()
 }
 
+// group is where multicast adverts go: Group, or the RFCs' group.
+func (c Config) group() netip.Addr {
+	switch {
+	case c.Group.IsValid():
+		return c.Group
+	case c.IPv6():
+		return Group6
+	default:
+		return Group4
+	}
+}
+
 // Advertised returns the VIPs listed in the adverts: all but the excluded.
 func (c Config) Advertised() []VIP {
 	var out []VIP
@@ -254,6 +270,16 @@ func (c Config) Validate() error {
 	}
 	if c.SourceAddr.IsValid() && c.SourceAddr.Is6() != c.IPv6() {
 		bad("source address %v is not of the virtual addresses' family", c.SourceAddr)
+	}
+	if c.Group.IsValid() {
+		switch {
+		case !c.Group.IsMulticast() || c.Group.Is4In6():
+			bad("multicast group %v is not a multicast address", c.Group)
+		case c.Group.Is6() != c.IPv6():
+			bad("multicast group %v is not of the virtual addresses' family", c.Group)
+		case len(c.Peers) > 0:
+			bad("multicast group %v with unicast peers: adverts go to the peers, the group is not used", c.Group)
+		}
 	}
 	for _, p := range c.Peers {
 		if !p.IsValid() || p.Is6() != c.IPv6() {

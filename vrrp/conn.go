@@ -24,11 +24,13 @@ type conn interface {
 // openConn opens a raw IP protocol 112 socket bound to ifi, in the network
 // namespace of the calling thread. With join it joins the VRRP group on
 // ifi (multicast mode); unicast mode receives only what is sent to us.
-func openConn(ifi *net.Interface, src netip.Addr, join bool) (conn, error) {
+// openConn opens the VRRP socket of an instance on ifi, joining group
+// (none when it is the zero Addr: unicast).
+func openConn(ifi *net.Interface, src, group netip.Addr) (conn, error) {
 	if src.Is6() {
-		return openConn6(ifi, src, join)
+		return openConn6(ifi, src, group)
 	}
-	return openConn4(ifi, src, join)
+	return openConn4(ifi, src, group)
 }
 
 // sockopts sets the options both families share: bound to the interface
@@ -70,20 +72,20 @@ type conn4 struct {
 	buf []byte
 }
 
-func openConn4(ifi *net.Interface, src netip.Addr, join bool) (conn, error) {
+func openConn4(ifi *net.Interface, src, group netip.Addr) (conn, error) {
 	pc, err := net.ListenPacket("ip4:112", "0.0.0.0")
 	if err != nil {
 		return nil, fmt.Errorf("open raw IPv4 socket for VRRP on %s: %w", ifi.Name, err)
 	}
 	c := &conn4{pc: pc, src: src, buf: make([]byte, 65536)}
-	if err := c.setup(ifi, join); err != nil {
+	if err := c.setup(ifi, group); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("VRRP socket on %s: %w", ifi.Name, err)
 	}
 	return c, nil
 }
 
-func (c *conn4) setup(ifi *net.Interface, join bool) error {
+func (c *conn4) setup(ifi *net.Interface, group netip.Addr) error {
 	var err error
 	// IP_HDRINCL: we write the header (TTL 255, TOS 0xc0, our source).
 	if c.rc, err = ipv4.NewRawConn(c.pc); err != nil {
@@ -104,9 +106,9 @@ func (c *conn4) setup(ifi *net.Interface, join bool) error {
 	if err := c.rc.SetMulticastInterface(ifi); err != nil {
 		return err
 	}
-	if join {
-		if err := c.rc.JoinGroup(ifi, &net.IPAddr{IP: Group4.AsSlice()}); err != nil {
-			return fmt.Errorf("join %v: %w", Group4, err)
+	if group.IsValid() {
+		if err := c.rc.JoinGroup(ifi, &net.IPAddr{IP: group.AsSlice()}); err != nil {
+			return fmt.Errorf("join %v: %w", group, err)
 		}
 	}
 	return nil
@@ -150,20 +152,20 @@ type conn6 struct {
 	buf []byte
 }
 
-func openConn6(ifi *net.Interface, src netip.Addr, join bool) (conn, error) {
+func openConn6(ifi *net.Interface, src, group netip.Addr) (conn, error) {
 	pc, err := net.ListenPacket("ip6:112", "::")
 	if err != nil {
 		return nil, fmt.Errorf("open raw IPv6 socket for VRRP on %s: %w", ifi.Name, err)
 	}
 	c := &conn6{pc: pc, p: ipv6.NewPacketConn(pc), ifi: ifi, src: src, buf: make([]byte, 65536)}
-	if err := c.setup(join); err != nil {
+	if err := c.setup(group); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("VRRP socket on %s: %w", ifi.Name, err)
 	}
 	return c, nil
 }
 
-func (c *conn6) setup(join bool) error {
+func (c *conn6) setup(group netip.Addr) error {
 	if err := sockopts(c.pc, c.ifi.Name, func(fd int) error {
 		// IPV6_MULTICAST_ALL (Linux 4.20+); older kernels lack it, and
 		// the interface binding still keeps other groups' packets apart.
@@ -186,9 +188,9 @@ func (c *conn6) setup(join bool) error {
 			return err
 		}
 	}
-	if join {
-		if err := c.p.JoinGroup(c.ifi, &net.IPAddr{IP: Group6.AsSlice()}); err != nil {
-			return fmt.Errorf("join %v: %w", Group6, err)
+	if group.IsValid() {
+		if err := c.p.JoinGroup(c.ifi, &net.IPAddr{IP: group.AsSlice()}); err != nil {
+			return fmt.Errorf("join %v: %w", group, err)
 		}
 	}
 	return nil

@@ -161,7 +161,11 @@ func New(cfg Config, opts ...Option) (*Instance, error) {
 		return nil, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
 	}
 	owner := &netOwner{addrs: ad, ann: ann, nl: nl}
-	c, err := openConn(ifi, src, len(cfg.Peers) == 0)
+	var group netip.Addr // unicast: none to join
+	if len(cfg.Peers) == 0 {
+		group = cfg.group()
+	}
+	c, err := openConn(ifi, src, group)
 	if err != nil {
 		owner.close()
 		return nil, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
@@ -243,11 +247,7 @@ func newInstance(cfg Config, o options, c conn, owner vipOwner, links linkSource
 	}
 	i.dsts = cfg.Peers
 	if len(i.dsts) == 0 {
-		if cfg.IPv6() {
-			i.dsts = []netip.Addr{Group6}
-		} else {
-			i.dsts = []netip.Addr{Group4}
-		}
+		i.dsts = []netip.Addr{cfg.group()}
 	}
 	i.status = Status{Name: cfg.Name, Interface: cfg.Interface, VRID: cfg.VRID, Version: cfg.Version,
 		State: Init, Priority: cfg.Priority, BasePriority: cfg.Priority, MasterAdverInterval: cfg.AdvertInterval}

@@ -42,6 +42,8 @@ type pair struct {
 	vip        netip.Addr
 	noPreempt  bool           // for the next start of either side
 	excluded   []netip.Prefix // owned by both sides, in neither's adverts
+	group      netip.Addr     // multicast group of both sides' adverts
+	lvGroup    netip.Addr     // lvsd's, when it differs (a misconfigured pair)
 	lastMaster string
 }
 
@@ -61,6 +63,10 @@ func (p *pair) startLvsd() {
 	for _, x := range p.excluded {
 		c.VIPs = append(c.VIPs, VIP{Prefix: x, Excluded: true})
 	}
+	c.Group = p.group
+	if p.lvGroup.IsValid() {
+		c.Group = p.lvGroup
+	}
 	if p.mode.unicast {
 		c.Peers = []netip.Addr{p.l.Node(p.kaName).Addr4}
 	}
@@ -68,7 +74,7 @@ func (p *pair) startLvsd() {
 }
 
 func (p *pair) startKeepalived() {
-	s := kaSpec{Prio: p.kaPrio, Version: p.mode.version, Interval: p.mode.intv, AuthPass: p.mode.auth, NoPreempt: p.noPreempt, Excluded: p.excluded}
+	s := kaSpec{Prio: p.kaPrio, Version: p.mode.version, Interval: p.mode.intv, AuthPass: p.mode.auth, NoPreempt: p.noPreempt, Excluded: p.excluded, Group: p.group}
 	if p.mode.unicast {
 		s.Src = p.l.Node(p.kaName).Addr4
 		s.Peers = []netip.Addr{p.l.Node(p.lvName).Addr4}
@@ -184,6 +190,37 @@ func TestInteropKeepalivedExcluded(t *testing.T) {
 	p.startSide("lvsd")
 	p.agree(p.settle(), "lvsd")
 	all("lvsd")
+}
+
+// TestInteropKeepalivedGroup: a pair whose adverts go to another
+// multicast group than 224.0.0.18 (keepalived's mcast_dst_ip; sites use it
+// to keep several clusters' adverts apart). With the same group on both
+// sides they elect one master and hand over each way; with lvsd on the
+// default group they cannot hear each other and both become master, so
+// the group is really what carries the adverts.
+func TestInteropKeepalivedGroup(t *testing.T) {
+	requireKeepalived(t)
+	m := interopMode{name: "v3-multicast", version: 3, intv: 100 * time.Millisecond}
+	group := netip.MustParseAddr("224.0.0.88")
+	t.Run("same group", func(t *testing.T) {
+		p := newPair(t, m, true)
+		p.group = group
+		p.startKeepalived()
+		p.startLvsd()
+		p.agree(p.settle(), "lvsd")
+		p.stopSide("lvsd")
+		p.agreeAlone("keepalived")
+		p.startSide("lvsd")
+		p.agree(p.settle(), "lvsd")
+	})
+	t.Run("lvsd on the default group", func(t *testing.T) {
+		p := newPair(t, m, true)
+		p.group, p.lvGroup = group, Group4
+		p.startKeepalived()
+		p.startLvsd()
+		p.waitState("lvsd", "MASTER", p.settle())
+		p.waitState("keepalived", "MASTER", p.settle())
+	})
 }
 
 // TestInteropKeepalivedFaults runs the harsher scenarios in v3 multicast at

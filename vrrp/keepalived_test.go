@@ -30,6 +30,7 @@ type kaSpec struct {
 	PreemptDelay time.Duration
 	IPv6         bool
 	Excluded     []netip.Prefix // virtual_ipaddress_excluded
+	Group        netip.Addr     // mcast_dst_ip
 }
 
 type kaNode struct {
@@ -60,6 +61,9 @@ func (s kaSpec) config(node string) string {
 	}
 	if s.AuthPass != "" {
 		fmt.Fprintf(&b, "  authentication {\n    auth_type PASS\n    auth_pass %s\n  }\n", s.AuthPass)
+	}
+	if s.Group.IsValid() {
+		fmt.Fprintf(&b, "  mcast_dst_ip %v\n", s.Group)
 	}
 	if len(s.Peers) > 0 {
 		fmt.Fprintf(&b, "  unicast_src_ip %v\n  unicast_peer {\n", s.Src)

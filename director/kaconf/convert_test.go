@@ -699,6 +699,56 @@ vrrp_instance VI_B {
 			t.Errorf("addresses %v, warnings %v", got, warns)
 		}
 	})
+	t.Run("multicast groups", func(t *testing.T) {
+		cfg, warns, _ := importSrc(t, `global_defs {
+  vrrp_mcast_group4 224.0.0.77
+}
+vrrp_instance OWN {
+  interface eth0
+  virtual_router_id 1
+  mcast_dst_ip 224.0.0.88
+  virtual_ipaddress {
+    192.0.2.1
+  }
+}
+vrrp_instance GLOBAL {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    192.0.2.2
+  }
+}
+vrrp_instance UNICAST {
+  interface eth0
+  virtual_router_id 3
+  mcast_dst_ip 224.0.0.88
+  unicast_peer {
+    192.0.2.12
+  }
+  virtual_ipaddress {
+    192.0.2.3
+  }
+}
+vrrp_instance SIX {
+  interface eth0
+  virtual_router_id 4
+  virtual_ipaddress {
+    2001:db8::4/64
+  }
+}`)
+		want := map[string]netip.Addr{"OWN": netip.MustParseAddr("224.0.0.88"), "GLOBAL": netip.MustParseAddr("224.0.0.77")}
+		for _, vi := range cfg.VRRPInstances {
+			if vi.MulticastGroup != want[vi.Name] {
+				t.Errorf("%s: multicast group %v, want %v", vi.Name, vi.MulticastGroup, want[vi.Name])
+			}
+		}
+		noted := slices.ContainsFunc(warns, func(w Warning) bool {
+			return w.Note && strings.Contains(w.Msg, "mcast_dst_ip 224.0.0.88 with unicast peers")
+		})
+		if len(cfg.VRRPInstances) != 4 || !noted || hasWarning(warns) {
+			t.Errorf("%d instances, warnings %v", len(cfg.VRRPInstances), warns)
+		}
+	})
 	t.Run("instance without addresses is left out", func(t *testing.T) {
 		cfg, warns, _ := importSrc(t, "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\n}\nvrrp_sync_group G {\ngroup {\nV\n}\n}\n")
 		if len(cfg.VRRPInstances) != 0 || len(cfg.SyncGroups) != 0 || !hasWarning(warns, "no virtual_ipaddress") || !hasWarning(warns, "not imported") {

@@ -20,6 +20,10 @@ type globalState struct {
 	// defaultInterface is where keepalived puts addresses without dev when
 	// an instance has no interface.
 	defaultInterface string
+	// mcastGroup4 and mcastGroup6 (vrrp_mcast_group4/6) are the multicast
+	// groups of the instances without their own mcast_dst_ip, when not
+	// the RFCs' groups.
+	mcastGroup4, mcastGroup6 netip.Addr
 }
 
 // sslState is the global SSL block: keepalived's client settings for
@@ -90,11 +94,20 @@ func (c *conv) globalDefs(n *Node) {
 			"lvs_notify_fifo", "lvs_notify_fifo_script", "fifo_write_vrrp_states_on_reload", "vrrp_notify_priority_changes":
 			c.ignored(s, "lvsd has no notify FIFO: use notify hooks, vrrp { state_file }, or the control API")
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":
-			def := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[kw]
-			if a, err := netip.ParseAddr(s.Arg(0)); err == nil && a == netip.MustParseAddr(def) {
+			six := kw == "vrrp_mcast_group6"
+			def := map[bool]netip.Addr{false: netip.MustParseAddr("224.0.0.18"), true: netip.MustParseAddr("ff02::12")}[six]
+			a, err := netip.ParseAddr(s.Arg(0))
+			switch {
+			case err != nil || !a.IsMulticast() || a.Is6() != six || a.Is4In6():
+				c.warn(s.Pos, "%s %s: not an IPv%s multicast address; ignored (the instances use %s)", kw, s.Arg(0), map[bool]string{false: "4", true: "6"}[six], def)
+			case a == def:
 				c.note(s.Pos, "%s %s is the default", kw, s.Arg(0))
-			} else {
-				c.warn(s.Pos, "%s %s: lvsd always sends adverts to %s; peers using another group will not hear it", kw, s.Arg(0), def)
+			case six:
+				g.mcastGroup6 = a
+				c.note(s.Pos, "%s %s: set as multicast_group of every IPv6 instance without mcast_dst_ip", kw, s.Arg(0))
+			default:
+				g.mcastGroup4 = a
+				c.note(s.Pos, "%s %s: set as multicast_group of every IPv4 instance without mcast_dst_ip", kw, s.Arg(0))
 			}
 		case "vrrp_strict":
 			c.ignored(s, "lvsd installs no firewall rules and always accepts packets to its virtual addresses; what strict mode rejects in the configuration lvsd reports by itself")

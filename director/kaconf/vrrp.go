@@ -213,6 +213,8 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 		preemptDelay                     time.Duration
 		source                           string
 		peers                            []string
+		mcastDst                         netip.Addr
+		mcastPos                         Pos
 		vips, excluded                   []vip
 		trackIfs, trackScripts           []*Node
 		notify                           = map[string]*Node{}
@@ -336,7 +338,11 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 		case "promote_secondaries":
 			c.ignored(s, "set it on the interface: sysctl net.ipv4.conf.IFACE.promote_secondaries=1")
 		case "mcast_dst_ip":
-			c.warn(s.Pos, "mcast_dst_ip %s: lvsd always sends adverts to 224.0.0.18 / ff02::12 (or unicast); peers using another group will not hear it", s.Arg(0))
+			if a, err := netip.ParseAddr(s.Arg(0)); err == nil && a.IsMulticast() && !a.Is4In6() {
+				mcastDst, mcastPos = a, s.Pos
+			} else {
+				c.warn(s.Pos, "mcast_dst_ip %s: not a multicast address; ignored (keepalived rejects it too)", s.Arg(0))
+			}
 		case "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_extra_if", "garp_extra_if_vmac", "down_timer_adverts",
 			"lower_prio_no_advert", "higher_prio_send_advert", "skip_check_adv_addr", "check_unicast_src",
 			"unicast_fault_no_peer", "unicast_ttl", "old_unicast_checksum", "track_src_ip", "vrf", "kernel_rx_buf_size":
@@ -493,6 +499,23 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 		b.setStrings("unicast_peers", ps)
 	} else if source != "" {
 		c.warn(n.Pos, "%s %s without unicast peers: lvsd's multicast adverts come from the interface's primary address; ignored", "unicast_src_ip/mcast_src_ip", source)
+	}
+	group := mcastDst
+	switch {
+	case len(ps) > 0 && mcastDst.IsValid():
+		c.note(mcastPos, "mcast_dst_ip %s with unicast peers: the adverts go to the peers (keepalived ignores it too)", mcastDst)
+		group = netip.Addr{}
+	case len(ps) > 0:
+	case mcastDst.IsValid() && mcastDst.Is6() != (family == 6):
+		c.warn(mcastPos, "mcast_dst_ip %s is not of the instance's family; ignored", mcastDst)
+		group = netip.Addr{}
+	case !mcastDst.IsValid() && family == 6:
+		group = c.globals.mcastGroup6
+	case !mcastDst.IsValid():
+		group = c.globals.mcastGroup4
+	}
+	if group.IsValid() && group != netip.MustParseAddr("224.0.0.18") && group != netip.MustParseAddr("ff02::12") {
+		b.setString("multicast_group", group.String())
 	}
 	switch {
 	case authType == "AH":

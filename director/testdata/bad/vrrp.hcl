@@ -88,3 +88,25 @@ vrrp_instance "excluded-only" { # error@1: "virtual_addresses" is required
   vrid                       = 61
   virtual_addresses_excluded = ["192.0.2.121"]
 }
+
+vrrp_instance "groups" {
+  interface         = "eth6"
+  vrid              = 62
+  virtual_addresses = ["192.0.2.122"]
+  multicast_group   = "192.0.2.1" # error@23: is not a multicast address
+}
+
+vrrp_instance "group6" {
+  interface         = "eth6"
+  vrid              = 63
+  virtual_addresses = ["192.0.2.123"]
+  multicast_group   = "ff02::88" # error@23: Mixed address families
+}
+
+vrrp_instance "group-unicast" {
+  interface         = "eth6"
+  vrid              = 64
+  virtual_addresses = ["192.0.2.124"]
+  unicast_peers     = ["192.0.2.12"]
+  multicast_group   = "224.0.0.88" # error@23: the group is not used
+}

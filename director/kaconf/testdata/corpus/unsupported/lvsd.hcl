@@ -12,6 +12,7 @@ vrrp_instance "VI_X" {
   priority                   = 100
   version                    = 2 # keepalived's default (lvsd's is 3): the adverts stay v2
   advert_interval            = "1s"
+  multicast_group            = "224.0.0.19"
   virtual_addresses          = ["192.0.2.250/24"]
   virtual_addresses_excluded = ["192.0.2.251/24", "2001:db8::251/64"]
 }
