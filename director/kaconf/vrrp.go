@@ -565,7 +565,7 @@ func (c *conv) vrrpInstance(n *Node) *hblock {
 			}
 		}
 	}
-	c.vrrpNotify(b, notify, "INSTANCE")
+	c.vrrpNotify(b, notify)
 	return b
 }
 
@@ -768,7 +768,8 @@ func (c *conv) trackScript(b *hblock, t *Node, g *groupState, seen map[string]bo
 }
 
 // vrrpNotify converts notify_master/backup/fault/stop/notify statements.
-func (c *conv) vrrpNotify(b *hblock, notify map[string]*Node, what string) {
+// lvsd runs them as keepalived does: arguments appended to notify only.
+func (c *conv) vrrpNotify(b *hblock, notify map[string]*Node) {
 	for _, kw := range []string{"notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"} {
 		s := notify[kw]
 		if s == nil {
@@ -782,9 +783,6 @@ func (c *conv) vrrpNotify(b *hblock, notify map[string]*Node, what string) {
 			c.warn(s.Pos, "%s: the user %s is ignored; lvsd runs hooks as its own user", kw, sc.user)
 		}
 		event := map[string]string{"notify_master": "master", "notify_backup": "backup", "notify_fault": "fault", "notify_stop": "stop", "notify": "any"}[kw]
-		if kw != "notify" {
-			c.note(s.Pos, "%s: lvsd appends %s, the name, the new state and the priority to the command, as keepalived does for notify (it passes nothing to %s)", kw, what, kw)
-		}
 		nb := b.add(newBlock("notify", event))
 		nb.setStrings("command", sc.argv)
 	}
@@ -831,6 +829,6 @@ func (c *conv) syncGroup(g *groupState) *hblock {
 	b := newBlock("vrrp_sync_group", name)
 	b.comments = []string{from(n.Pos)}
 	b.setStrings("instances", members)
-	c.vrrpNotify(b, notify, "GROUP")
+	c.vrrpNotify(b, notify)
 	return b
 }
