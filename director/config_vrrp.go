@@ -375,7 +375,7 @@ func (d *decoder) checkVRRPInstances(cfg *Config, raw *rawRoot) {
 		fam   ipvs.Family
 		vrid  uint8
 	}
-	vrids := map[vridKey]*VRRPInstance{}
+	vrids := map[vridKey][]*VRRPInstance{}
 	vips := map[netip.Addr]*VRRPInstance{}
 	for _, vi := range cfg.VRRPInstances {
 		r := rawInstance(raw, vi)
@@ -384,10 +384,18 @@ func (d *decoder) checkVRRPInstances(cfg *Config, raw *rawRoot) {
 		}
 		if vi.VRID != 0 && vi.Interface != "" && vi.Family != 0 {
 			k := vridKey{vi.Interface, vi.Family, vi.VRID}
-			if prev, dup := vrids[k]; dup {
-				d.errAttr(r.VRID, "Duplicate VRID", "vrid %d on %s (%s) is already used by vrrp_instance %q at %s: each instance on an interface needs its own VRID.", vi.VRID, vi.Interface, familyName(vi.Family), prev.Name, posString(prev.DefRange))
+			// Two unicast instances with no peer in common can share a
+			// VRID (as in keepalived): each accepts adverts from its own
+			// peers only.
+			i := slices.IndexFunc(vrids[k], func(prev *VRRPInstance) bool {
+				return len(vi.UnicastPeers) == 0 || len(prev.UnicastPeers) == 0 ||
+					slices.ContainsFunc(vi.UnicastPeers, func(p netip.Addr) bool { return slices.Contains(prev.UnicastPeers, p) })
+			})
+			if i >= 0 {
+				prev := vrids[k][i]
+				d.errAttr(r.VRID, "Duplicate VRID", "vrid %d on %s (%s) is already used by vrrp_instance %q at %s: each instance on an interface needs its own VRID (unicast instances may share one when they have no peer in common).", vi.VRID, vi.Interface, familyName(vi.Family), prev.Name, posString(prev.DefRange))
 			} else {
-				vrids[k] = vi
+				vrids[k] = append(vrids[k], vi)
 			}
 		}
 		for _, va := range vi.VirtualAddresses {

@@ -55,8 +55,8 @@ func (c *memConn) WriteTo(msg []byte, dst netip.Addr) error {
 	c.lan.mu.Lock()
 	defer c.lan.mu.Unlock()
 	for _, o := range c.lan.conns {
-		if o == c {
-			continue
+		if o == c || !(dst.IsMulticast() || dst == o.src) {
+			continue // a unicast advert reaches its addressee only
 		}
 		select {
 		case o.in <- Received{Src: c.src, Dst: dst, TTL: TTL, Msg: append([]byte(nil), msg...)}:
@@ -384,6 +384,47 @@ func TestInstanceStepDown(t *testing.T) {
 	}
 	// After the step-down a preempts again.
 	waitFor(t, 2*time.Second, "a master after the step-down", func() bool { return a.inst.Status().State == Master })
+}
+
+// Two unicast instances of one node can share a VRID when their peers
+// differ (keepalived allows it; lvsd's configuration checks that no peer
+// is shared): each hears only its own peers, so each elects with its own.
+func TestInstanceSameVRIDDifferentPeers(t *testing.T) {
+	noLeaks(t)
+	lan := &memLAN{}
+	mk := func(name, addr string, prio uint8, vip, peer string) *memNode {
+		c := memConfig(name, prio, 30*time.Millisecond)
+		c.VIPs = []VIP{{Prefix: netip.MustParsePrefix(vip)}}
+		c.Peers = []netip.Addr{netip.MustParseAddr(peer)}
+		return startMem(t, lan, addr, c)
+	}
+	// Node .1 runs both instances, both VRID 7: one with .2 (higher
+	// priority), one with .3 (lower).
+	a1 := mk("with-b", "10.9.0.1", 100, "10.9.0.100/24", "10.9.0.2")
+	a2 := mk("with-c", "10.9.0.1", 100, "10.9.0.101/24", "10.9.0.3")
+	b := mk("b", "10.9.0.2", 200, "10.9.0.100/24", "10.9.0.1")
+	c := mk("c", "10.9.0.3", 50, "10.9.0.101/24", "10.9.0.1")
+	nodes := []*memNode{a1, a2, b, c}
+	for _, n := range nodes {
+		n.run(t)
+	}
+	want := map[*memNode]State{a1: Backup, a2: Master, b: Master, c: Backup}
+	settled := func() bool {
+		for n, st := range want {
+			if n.inst.Status().State != st {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, 3*time.Second, "each pair elects its own master", settled)
+	time.Sleep(10 * 30 * time.Millisecond) // and it holds
+	if !settled() {
+		t.Fatalf("states: with-b %v, with-c %v, b %v, c %v", a1.inst.Status().State, a2.inst.Status().State, b.inst.Status().State, c.inst.Status().State)
+	}
+	for _, n := range nodes {
+		n.stop(t)
+	}
 }
 
 func TestInstanceNotifyAndStateFile(t *testing.T) {

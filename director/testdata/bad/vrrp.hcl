@@ -110,3 +110,24 @@ vrrp_instance "group-unicast" {
   unicast_peers     = ["192.0.2.12"]
   multicast_group   = "224.0.0.88" # error@23: the group is not used
 }
+
+vrrp_instance "shared-vrid-1" {
+  interface         = "eth7"
+  vrid              = 70
+  virtual_addresses = ["192.0.2.130"]
+  unicast_peers     = ["192.0.2.12", "192.0.2.13"]
+}
+
+vrrp_instance "shared-vrid-2" { # another peer: may share vrid 70
+  interface         = "eth7"
+  vrid              = 70
+  virtual_addresses = ["192.0.2.131"]
+  unicast_peers     = ["192.0.2.14"]
+}
+
+vrrp_instance "shared-vrid-3" {
+  interface         = "eth7"
+  vrid              = 70 # error@23: unicast instances may share one when they have no peer in common
+  virtual_addresses = ["192.0.2.132"]
+  unicast_peers     = ["192.0.2.13"]
+}
