@@ -21,9 +21,9 @@ func TestImport(t *testing.T) {
 		return p
 	}
 	broken := write("broken.conf", "vrrp_instance VI {\n  interface eth0\n")
-	// lvsd refuses two instances with one VRID on an interface, which
-	// keepalived allows with unicast peers that do not overlap.
-	refused := write("refused.conf", `vrrp_instance A {
+	// Two unicast instances sharing a VRID with different peers: keepalived
+	// allows it, and so does lvsd.
+	sharedVRID := write("shared-vrid.conf", `vrrp_instance A {
   interface eth0
   virtual_router_id 5
   unicast_peer {
@@ -44,6 +44,23 @@ vrrp_instance B {
   }
 }
 `)
+	// lvsd refuses one address in two instances (they would fight over
+	// it), which keepalived takes without a word.
+	refused := write("refused.conf", `vrrp_instance A {
+  interface eth0
+  virtual_router_id 5
+  virtual_ipaddress {
+    192.0.2.1
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_router_id 6
+  virtual_ipaddress {
+    192.0.2.1
+  }
+}
+`)
 	clean := write("clean.conf", "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n  priority 100\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n")
 
 	tests := []struct {
@@ -61,7 +78,7 @@ vrrp_instance B {
 		wantStderr: []string{
 			"nat-nginx-tomcat/keepalived.conf:8: warning: notification_email: no lvsd equivalent",
 			"nat-nginx-tomcat/keepalived.conf:32: note: state MASTER",
-			"warnings, 5 notes; 3 virtual servers, 8 real servers, 2 vrrp instances -> (standard output)",
+			"4 warnings, 2 notes; 3 virtual servers, 8 real servers, 2 vrrp instances -> (standard output)",
 		},
 	}, {
 		name:       "without notes",
@@ -103,7 +120,13 @@ vrrp_instance B {
 		args:       []string{"import", refused},
 		wantCode:   2,
 		wantStdout: []string{`vrrp_instance "B"`},
-		wantStderr: []string{"Error: Duplicate VRID", "does not validate (1 error)"},
+		wantStderr: []string{"Error: Virtual address in two instances", "does not validate (1 error)"},
+	}, {
+		name:       "one VRID, different unicast peers",
+		args:       []string{"import", sharedVRID},
+		wantCode:   0,
+		wantStdout: []string{`vrrp_instance "A"`, `vrrp_instance "B"`},
+		notStderr:  []string{"Error"},
 	}, {
 		name:       "overwriting the input",
 		args:       []string{"import", "-o", clean, clean},
