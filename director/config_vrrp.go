@@ -199,8 +199,6 @@ func (d *decoder) decodeVRRPInstance(r *rawVRRPInstance, cfg *Config, garp Gratu
 	return vi
 }
 
-// tracks decodes track_* blocks; resolve validates the name and returns
-// the default weight.
 // tracks decodes track_* blocks; resolve checks the name and gives the
 // defaults (a vrrp_script's weight and reverse).
 func (d *decoder) tracks(rs []*rawTrack, what string, resolve func(*rawTrack) (Track, bool)) []Track {
