@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/atomicfile"
@@ -83,11 +82,7 @@ func writeOverrides(path string, over map[string]Override, since map[string]time
 		return err
 	}
 	b = append(b, '\n')
-	err = os.MkdirAll(filepath.Dir(path), 0o755)
-	if err == nil {
-		err = atomicfile.Write(path, b, 0o644, true)
-	}
-	if err != nil {
+	if err := atomicfile.WriteState(path, b, 0o600); err != nil {
 		return fmt.Errorf("write the operator overrides %s: %w", path, err)
 	}
 	return nil

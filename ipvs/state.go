@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/lvsd/lvsd/internal/atomicfile"
@@ -71,11 +70,7 @@ func writeOwned(path string, keys []ServiceKey) error {
 		b.WriteString(k.String())
 		b.WriteByte('\n')
 	}
-	err := os.MkdirAll(filepath.Dir(path), 0o755)
-	if err == nil {
-		err = atomicfile.Write(path, b.Bytes(), 0o644, true)
-	}
-	if err != nil {
+	if err := atomicfile.WriteState(path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write IPVS ownership state %s: %w", path, err)
 	}
 	return nil

@@ -56,8 +56,9 @@ func (f *StateFile) write() error {
 		e := f.entries[k]
 		fmt.Fprintf(&b, "%s %s %s %d %s\n", e.kind, e.name, e.state, e.prio, e.since.UTC().Format(time.RFC3339Nano))
 	}
-	// A status file for scripts: no fsync on the transition's path.
-	if err := atomicfile.Write(f.path, []byte(b.String()), 0o644, false); err != nil {
+	// A status file for scripts, written on the transition's path: not
+	// synced to disk.
+	if err := atomicfile.Write(f.path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write state file %s: %w", f.path, err)
 	}
 	return nil

@@ -1,6 +1,6 @@
-// Package atomicfile replaces small state files so that a crash leaves
-// either the old content or the new one, never a mix: the ownership state,
-// the operator overrides and the VRRP state file.
+// Package atomicfile replaces small files so that a crash leaves either
+// the old content or the new one, never a mix: the ownership state, the
+// operator overrides and the VRRP state file.
 package atomicfile
 
 import (
@@ -9,16 +9,28 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with data, mode perm, through a temporary file in
-// the same directory renamed over it. The directory must exist: callers
-// that keep state create it (MkdirAll), a status file in a missing
-// directory is a configuration mistake to report. With durable the data
-// is synced to disk before the rename and the directory after it, so the
-// new content survives a power loss; without, a power loss may leave an
-// empty file or the old one (good enough for a status file, not for state
-// the next run depends on). The error does not name path: callers say what
-// the file is.
-func Write(path string, data []byte, perm fs.FileMode, durable bool) error {
+// WriteState replaces a state file the next run depends on: its directory
+// is created if missing, the data is synced to disk before the rename and
+// the directory after it, so the new content survives a power loss. The
+// error does not name path: callers say what the file is.
+func WriteState(path string, data []byte, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return write(path, data, perm, true)
+}
+
+// Write replaces a status file: its directory must exist (a status file
+// in a missing directory is a configuration mistake to report), and
+// nothing is synced, so a power loss may leave the old content or an
+// empty file.
+func Write(path string, data []byte, perm fs.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+// write goes through a temporary file in the same directory renamed over
+// path.
+func write(path string, data []byte, perm fs.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
