@@ -254,13 +254,14 @@ func (c Config) Validate() error {
 		bad("%d virtual addresses: an advert carries at most 255 (exclude the others from the adverts)", adv)
 	}
 	seen := map[netip.Addr]bool{}
+	six := c.IPv6()
 	for _, v := range c.VIPs {
 		a := v.Prefix.Addr()
 		if !v.Prefix.IsValid() || a.Is4In6() {
 			bad("virtual address %v is not valid", v.Prefix)
 			continue
 		}
-		if !v.Excluded && a.Is6() != c.IPv6() {
+		if !v.Excluded && a.Is6() != six {
 			bad("virtual address %v: all the addresses in an instance's adverts must be one family (exclude it from the adverts, or give it an instance of its own)", v.Prefix)
 		}
 		if seen[a] {

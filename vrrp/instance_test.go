@@ -388,7 +388,8 @@ func TestInstanceStepDown(t *testing.T) {
 
 // Two unicast instances of one node can share a VRID when their peers
 // differ (keepalived allows it; lvsd's configuration checks that no peer
-// is shared): each hears only its own peers, so each elects with its own.
+// is shared): both receive the adverts sent to the node, each drops the
+// other pair's, and each elects with its own peer.
 func TestInstanceSameVRIDDifferentPeers(t *testing.T) {
 	noLeaks(t)
 	lan := &memLAN{}
@@ -421,6 +422,11 @@ func TestInstanceSameVRIDDifferentPeers(t *testing.T) {
 	time.Sleep(10 * 30 * time.Millisecond) // and it holds
 	if !settled() {
 		t.Fatalf("states: with-b %v, with-c %v, b %v, c %v", a1.inst.Status().State, a2.inst.Status().State, b.inst.Status().State, c.inst.Status().State)
+	}
+	// b, master, advertises to node .1 all along: those adverts reached
+	// with-c too and were dropped (c, a backup, sends none to with-b).
+	if st := a2.inst.Status(); st.Stats.TotalDropped() == 0 {
+		t.Errorf("with-c dropped no advert: b's never reached it (%+v)", st.Stats)
 	}
 	for _, n := range nodes {
 		n.stop(t)

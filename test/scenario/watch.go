@@ -176,7 +176,6 @@ func (w *AdvertWatch) Stop() {
 // director's log says.
 type ARPWatch struct {
 	c       *arp.Client
-	ip      netip.Addr
 	done    chan struct{}
 	stopped atomic.Bool
 	mu      sync.Mutex
@@ -202,7 +201,7 @@ func WatchARP(node *Node, dev string, ip netip.Addr) (*ARPWatch, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("ARP listener on %s: %w", node.Name, err)
 	}
-	w := &ARPWatch{c: c, ip: ip, done: make(chan struct{})}
+	w := &ARPWatch{c: c, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for {
